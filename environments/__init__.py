@@ -1,0 +1,1 @@
+"""Environments the agent can work in: the FHIR EHR and small examples."""

@@ -1,0 +1,95 @@
+"""Tables of the grasp database (SQLAlchemy Core).
+
+Library versions are immutable rows; a version's skills are links to skill
+revisions, so a skill's history is a query and survives REMOVE and re-ADD.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "grasp_meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
+
+libraries = Table(
+    "libraries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("capacity", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+versions = Table(
+    "library_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("library_id", ForeignKey("libraries.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("parent", Integer),
+    Column("origin", String, nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("edit", JSON),
+    Column("evidence", JSON),
+    Column("content_hash", String, nullable=False),
+    Column("idempotency_key", String),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("library_id", "number"),
+    UniqueConstraint("library_id", "idempotency_key"),
+)
+
+skill_revisions = Table(
+    "skill_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("library_id", ForeignKey("libraries.id"), nullable=False),
+    Column("name", String, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("skill", JSON),  # NULL: removed in this revision
+    Column("content_hash", String),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("library_id", "name", "revision"),
+)
+
+version_skills = Table(
+    "version_skills",
+    metadata,
+    Column("version_id", ForeignKey("library_versions.id"), primary_key=True),
+    Column("revision_id", ForeignKey("skill_revisions.id"), primary_key=True),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("library_id", ForeignKey("libraries.id"), nullable=False),
+    Column("base_version", Integer, nullable=False),
+    Column("result_version", Integer),  # NULL when refused
+    Column("origin", String, nullable=False),
+    Column("edit", JSON),
+    Column("evidence", JSON, nullable=False),
+    Column("score", Float),
+    Column("accepted", Integer, nullable=False),
+    Column("run_id", String),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

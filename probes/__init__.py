@@ -1,0 +1,1 @@
+"""Probe-set definitions: split manifests and sampling of held-out probe items."""
