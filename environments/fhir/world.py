@@ -194,7 +194,10 @@ def _lab_series(builder: _Builder, subject: dict, code: str, count: int, *, rece
     rng = builder.rng
     unit, normal_low, normal_high, low_floor = LABS[code]
     latest = builder.when(0.9, 0.05) if recent else builder.when(40, 1.3)
-    latest_value = rng.uniform(low_floor, normal_low - 0.05) if low else rng.uniform(normal_low + 0.05, normal_high)
+    if code == "TSH":  # for thyroid work the abnormal branch is a high TSH
+        latest_value = rng.uniform(normal_high + 0.1, 12.0) if low else rng.uniform(normal_low + 0.05, normal_high - 0.1)
+    else:
+        latest_value = rng.uniform(low_floor, normal_low - 0.05) if low else rng.uniform(normal_low + 0.05, normal_high)
     yield _lab(builder, subject, code, _round(code, latest_value), latest)
     if recent and rng.random() < 0.6:  # several results inside the last day
         for _ in range(rng.randint(1, 3)):

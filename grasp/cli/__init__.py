@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import GraspError
-from . import library
+from . import env, library
 
 app = typer.Typer(
     name="grasp",
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(library.app, name="library")
+app.add_typer(env.app, name="env")
 
 
 def main() -> None:

@@ -1,0 +1,184 @@
+"""The FHIR environment: tasks from the manifest, episodes against the FHIR server.
+
+By default the server runs in process (httpx's ASGI transport: no ports, safe
+in parallel); ``base_url`` targets a server over real HTTP instead, ours
+(``grasp env serve fhir``) or any other FHIR R4 server.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+
+from grasp.environment import Environment, Session, Step
+from grasp.errors import EnvironmentError_
+from grasp.tasks import Grade, Task
+from probes.manifest import Manifest, manifest_path
+
+from .families import FAMILIES
+from .protocol import ACTION_GRAMMAR, Action, parse_action
+from .server import EPISODE_HEADER, create_app
+from .storage import WorldStore
+
+IN_PROCESS_BASE = "http://fhir.local/fhir/"
+MAX_OBSERVATION_CHARS = 4000
+
+INSTRUCTIONS = """You are an assistant working in a hospital's FHIR R4 electronic health record.
+Each reply must be exactly ONE action, and nothing else:
+GET {base}<Resource>?<params>
+POST {base}<Resource>
+<one JSON object, the FHIR resource>
+PUT {base}<Resource>/<id>
+<the whole updated JSON resource>
+FINISH([answer1, answer2, ...])
+Resources: Patient, Observation, Condition, MedicationRequest, Procedure, ServiceRequest.
+Search parameters: Patient: identifier, name, family, given, birthdate, gender. Observation: patient, code, category,
+date, status. MedicationRequest: patient, status, category, authoredon. Procedure: patient, code, date.
+ServiceRequest: patient, code, status, authored. Condition: patient, code, category.
+All searches accept _sort=date or _sort=-date (newest first), _count=N. Dates take prefixes eq, gt, ge, lt, le;
+write '+' as %2B in a URL. Results come as a Bundle with 'total' and 'entry'.
+Answers in FINISH are a JSON list of bare values: numbers without units, strings in double quotes."""
+
+
+class FhirEnvironment(Environment):
+    """Clinical tasks against a FHIR R4 server, graded by the server state each episode leaves."""
+
+    name = "fhir"
+
+    def __init__(
+        self,
+        *,
+        manifest: Manifest | None = None,
+        base_url: str | None = None,
+        max_rounds: int = 8,
+        max_observation_chars: int = MAX_OBSERVATION_CHARS,
+        world_store: WorldStore | None = None,
+    ) -> None:
+        self.manifest = manifest or Manifest.load(manifest_path("fhir"))
+        self.max_rounds = max_rounds
+        self.max_observation_chars = max_observation_chars
+        self._external = base_url is not None
+        self.base_url = (base_url.rstrip("/") + "/") if base_url else IN_PROCESS_BASE
+        self._world_store = world_store
+        self._client: httpx.AsyncClient | None = None
+
+    def tasks(self, split: str) -> list[Task]:
+        return self.manifest.split(split)
+
+    def manifest_hash(self) -> str:
+        return self.manifest.hash
+
+    def instructions(self) -> str:
+        return INSTRUCTIONS.format(base=self.base_url)
+
+    def action_grammar(self) -> str:
+        return ACTION_GRAMMAR
+
+    def protocol_notes(self) -> str:
+        return (
+            "Actions: GET url | POST url + JSON body | PUT url + JSON body | FINISH([...]). "
+            "Answers are bare numbers or quoted strings. Writes must be valid FHIR R4. "
+            "Task families: " + "; ".join(f"{name}: {f.needs}" for name, f in sorted(FAMILIES.items()))
+        )
+
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client every episode shares; it can reach only this environment's server."""
+        if self._client is None:
+            if self._external:
+                transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(retries=1)
+            else:
+                if self._world_store is None:
+                    world = self.manifest.world
+                    self._world_store = WorldStore.open(int(world.get("seed", 42)), int(world.get("patients", 100)))
+                transport = httpx.ASGITransport(app=create_app(self._world_store))
+            self._client = httpx.AsyncClient(transport=transport, base_url=self.base_url, timeout=30.0)
+        return self._client
+
+    async def open(self, task: Task) -> Session:
+        if task.family not in FAMILIES:
+            raise EnvironmentError_(f"task {task.id}: unknown FHIR task family {task.family!r}")
+        return FhirSession(self, task)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class FhirSession(Session):
+    def __init__(self, environment: FhirEnvironment, task: Task) -> None:
+        self.env = environment
+        self.task = task
+        self.episode = uuid.uuid4().hex
+        self.posted: list[dict[str, Any]] = []  # accepted writes, as the server returned them
+
+    async def step(self, reply: str) -> Step:
+        parsed = parse_action(reply)
+        if not isinstance(parsed, Action):
+            return Step(observation=f"Invalid action. {parsed.hint}", invalid=True)
+        if parsed.kind == "FINISH":
+            return Step(observation="", done=True, action=f"FINISH({json.dumps(parsed.answer)})", answer=parsed.answer)
+        path = self._path_within(parsed.url)
+        label = f"{parsed.kind} {parsed.url}"
+        if path is None:
+            return Step(
+                observation=f"Refused: only {self.env.base_url} can be reached from here.",
+                invalid=True,
+                refused=True,
+                action=label,
+            )
+        try:
+            response = await self.env.client().request(
+                parsed.kind, path, json=parsed.body, headers={EPISODE_HEADER: self.episode}
+            )
+        except httpx.HTTPError as error:
+            return Step(observation=f"Request failed: {type(error).__name__}: {error}", action=label)
+        if parsed.kind in {"POST", "PUT"} and response.status_code in (200, 201):
+            self.posted.append(response.json())
+            location = response.headers.get("Location", "")
+            observation = f"HTTP {response.status_code}. {'Created ' + location if location else 'Updated.'}"
+        else:
+            observation = f"HTTP {response.status_code}\n{self._clip(response.text)}"
+        return Step(observation=observation, action=label)
+
+    def _path_within(self, url: str) -> str | None:
+        """The request path relative to the base URL, or None when ``url`` leaves the environment."""
+        base = self.env.base_url
+        if url.startswith(base):
+            return url[len(base):]
+        if "://" in url or url.startswith("//") or url.startswith("/") or ".." in url.split("?")[0]:
+            return None
+        return url
+
+    def _clip(self, text: str) -> str:
+        limit = self.env.max_observation_chars
+        if len(text) <= limit:
+            return text
+        return text[:limit] + f"... [truncated {len(text) - limit} characters; narrow the search with _count, _sort or date]"
+
+    def _admin_url(self, suffix: str = "") -> str:
+        return str(httpx.URL(self.env.base_url).join(f"../_grasp/episodes/{self.episode}{suffix}"))
+
+    async def writes(self) -> list[dict[str, Any]]:
+        """What the episode left on the server; a foreign server without our
+        episode endpoint falls back to the writes it accepted."""
+        try:
+            response = await self.env.client().get(self._admin_url("/writes"))
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            if not self.env._external:
+                raise
+        return self.posted
+
+    async def grade(self, answer: list[Any] | None) -> Grade:
+        return FAMILIES[self.task.family].grade(self.task, answer, await self.writes())
+
+    async def close(self) -> None:
+        try:
+            await self.env.client().delete(self._admin_url())
+        except httpx.HTTPError:
+            pass

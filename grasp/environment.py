@@ -1,0 +1,109 @@
+"""The environment interface: what a custom environment implements.
+
+An environment lists its tasks per split, opens one *session* per episode,
+and grades the session at the end. The agent loop owns the conversation; the
+session turns each model reply into an observation. A failed or malformed
+step is a recorded outcome, never an exception (GEPA's adapter contract).
+
+A complete example that is not FHIR lives in ``environments/arithmetic``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .tasks import Grade, Task
+
+
+class Step(BaseModel):
+    """What the environment says back to one model reply."""
+
+    observation: str
+    done: bool = False
+    invalid: bool = False  # the reply was not a valid action
+    refused: bool = False  # the action tried to reach something outside the environment
+    action: str = ""  # the parsed action, for the trajectory (e.g. "GET Patient?name=x")
+    answer: list[Any] | None = None  # set when the agent finished
+
+
+class Session(ABC):
+    """One episode of one task."""
+
+    @abstractmethod
+    async def step(self, reply: str) -> Step:
+        """Act on one model reply; must not raise on any text."""
+
+    @abstractmethod
+    async def grade(self, answer: list[Any] | None) -> Grade:
+        """Grade the episode from its final answer and the state it left."""
+
+    async def close(self) -> None:
+        """Release what the episode held (its writes, connections)."""
+
+
+class Environment(ABC):
+    """A place where an agent works on tasks. Subclass and implement the abstract methods."""
+
+    name: str = "environment"
+    max_rounds: int = 8
+
+    @abstractmethod
+    def tasks(self, split: str) -> list[Task]:
+        """The tasks of ``split`` (dev, val, test, ...), in a fixed order."""
+
+    @abstractmethod
+    def instructions(self) -> str:
+        """The stable part of the system prompt: protocol and API description.
+
+        Identical for every task and turn, so that a local model's KV cache
+        can reuse it."""
+
+    def task_prompt(self, task: Task) -> str:
+        """The first user message of an episode."""
+        return f"{task.context}\n\nTask: {task.instruction}".strip()
+
+    @abstractmethod
+    async def open(self, task: Task) -> Session:
+        """Start an episode of ``task``."""
+
+    def action_grammar(self) -> str | None:
+        """Optional GBNF grammar a local model can be constrained with."""
+        return None
+
+    def protocol_notes(self) -> str:
+        """Optional facts about the protocol for the skill proposer."""
+        return ""
+
+    def manifest_hash(self) -> str | None:
+        """Content hash of the task manifest, recorded by every run."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release shared resources (servers, clients)."""
+
+
+class Episode(BaseModel):
+    """A finished episode as stored: the task, the turns, the outcome."""
+
+    task_id: str
+    family: str
+    passed: bool
+    reason: str = ""
+    tags: list[str] = Field(default_factory=list)
+    invalid_actions: int = 0
+    refused_actions: int = 0
+    rounds: int = 0
+    answer: list[Any] | None = None
+    messages: list[dict[str, str]] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None  # the episode could not run (model outage, environment failure)
+
+    @property
+    def invalid(self) -> bool:
+        return self.invalid_actions > 0

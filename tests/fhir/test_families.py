@@ -1,0 +1,118 @@
+"""Every family: a correct solution passes, typical wrong ones fail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from environments.fhir.environment import FhirEnvironment
+from environments.fhir.families import FAMILIES
+from environments.fhir.reference import reference_actions, run_reference
+from grasp.tasks import Task
+from probes.manifest import Manifest
+
+
+def all_tasks(manifest: Manifest) -> list[Task]:
+    return [task for tasks in manifest.splits.values() for task in tasks]
+
+
+async def play(env: FhirEnvironment, task: Task, actions: list[str]):
+    session = await env.open(task)
+    answer = None
+    try:
+        for action in actions:
+            step = await session.step(action)
+            if step.done:
+                answer = step.answer
+        return await session.grade(answer)
+    finally:
+        await session.close()
+
+
+def test_every_family_has_tasks_in_the_manifest(manifest: Manifest) -> None:
+    families = {task.family for task in all_tasks(manifest)}
+    assert families == set(FAMILIES)
+
+
+def test_reference_solutions_pass_every_task(env: FhirEnvironment, manifest: Manifest) -> None:
+    async def run() -> list[tuple[str, str]]:
+        failures = []
+        for task in all_tasks(manifest):
+            session = await env.open(task)
+            answer = await run_reference(session, task)
+            grade = await session.grade(answer)
+            await session.close()
+            if not grade.passed:
+                failures.append((task.id, grade.reason))
+        await env.aclose()
+        return failures
+
+    assert asyncio.run(run()) == []
+
+
+def wrong_variants(task: Task) -> dict[str, list[str]]:
+    """Typical mistakes for a task, as action lists."""
+    actions = reference_actions(task)
+    finish, writes = actions[-1], [a for a in actions[:-1] if a.startswith("POST")]
+    answer = json.loads(finish[len("FINISH("):-1])
+    variants: dict[str, list[str]] = {}
+    if answer:  # families that only write take any answer
+        variants["no answer"] = writes + ["FINISH([])"]
+    if answer and isinstance(answer[0], (int, float)):
+        variants["answer with units"] = writes + [f'FINISH(["{answer[0]} mg/dL"])']
+        variants["wrong value"] = writes + [f"FINISH({json.dumps([answer[0] + 1] + answer[1:])})"]
+    if writes:
+        variants["missing order"] = [finish]
+        body = json.loads(writes[0].split("\n", 1)[1])
+        body["subject"] = {"reference": "Patient/S0000000"}
+        variants["wrong patient"] = [f"POST {writes[0].split()[1]}\n{json.dumps(body)}"] + writes[1:] + [finish]
+        variants["duplicate order"] = [writes[0]] + writes + [finish]
+        dose_body = json.loads(writes[0].split("\n", 1)[1])
+        if "dosageInstruction" in dose_body:
+            dose_body["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] += 1
+            variants["wrong dose"] = [f"POST {writes[0].split()[1]}\n{json.dumps(dose_body)}"] + writes[1:] + [finish]
+    elif task.family not in {"anticoag_reconcile"}:
+        variants["order when none was needed"] = [
+            'POST ServiceRequest\n{"resourceType": "ServiceRequest", "status": "active", "intent": "order", '
+            f'"subject": {{"reference": "Patient/{task.solution.get("mrn", "x")}"}}, "code": {{"text": "x"}}}}',
+            finish,
+        ]
+    return variants
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_typical_wrong_solutions_fail(env: FhirEnvironment, manifest: Manifest, family: str) -> None:
+    tasks = [task for task in all_tasks(manifest) if task.family == family]
+
+    async def run() -> list[str]:
+        passed_wrongly = []
+        checked = 0
+        for task in tasks:
+            for name, actions in wrong_variants(task).items():
+                grade = await play(env, task, actions)
+                checked += 1
+                if grade.passed:
+                    passed_wrongly.append(f"{task.id}: {name}")
+        await env.aclose()
+        assert checked >= len(tasks)
+        return passed_wrongly
+
+    assert asyncio.run(run()) == []
+
+
+def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvironment, manifest: Manifest) -> None:
+    task = next(t for t in all_tasks(manifest) if t.family == "record_bp")
+
+    async def run():
+        session = await env.open(task)
+        step = await session.step('POST Observation\n{"resourceType": "Observation", "status": "done-ish"}')
+        grade = await session.grade(None)
+        await session.close()
+        await env.aclose()
+        return step, grade
+
+    step, grade = asyncio.run(run())
+    assert step.observation.startswith("HTTP 400") and "Invalid Observation: code: Field required" in step.observation
+    assert not grade.passed and grade.tags == ["missing-order"]
