@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import GraspError
-from . import env, library
+from . import env, evaluation, library
 
 app = typer.Typer(
     name="grasp",
@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 app.add_typer(library.app, name="library")
 app.add_typer(env.app, name="env")
+app.add_typer(evaluation.runs_app, name="runs")
+app.command("eval")(evaluation.eval_command)
 
 
 def main() -> None:

@@ -27,7 +27,14 @@ DB_ENV_VAR = "GRASP_DB"
 # Upgrades from schema version N to N + 1, each run in one write transaction
 # together with the bump of the recorded version. Add an entry here whenever
 # schema.py changes shape, and bump SCHEMA_VERSION.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+def _add_run_tables(conn: Connection) -> None:
+    """1 -> 2: runs, episodes, usage and the model reply cache (new tables only)."""
+    from .schema import episodes, model_cache, runs, usage
+
+    metadata.create_all(conn, tables=[runs, episodes, usage, model_cache])
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_run_tables}
 
 
 def default_db_path() -> Path:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -91,5 +91,61 @@ decisions = Table(
     Column("score", Float),
     Column("accepted", Integer, nullable=False),
     Column("run_id", String),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# -- schema version 2: runs, their episodes and token usage, and the model reply cache ----------
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),  # eval | improve
+    Column("environment", String, nullable=False),
+    Column("manifest_hash", String),
+    Column("library", String),
+    Column("config", JSON, nullable=False),
+    Column("status", String, nullable=False),  # running | paused | interrupted | finished | failed
+    Column("state", JSON),  # the loop's cursor, for resume
+    Column("summary", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False),
+    Column("key", String, nullable=False),  # what this episode was for; unique per run, so none runs twice
+    Column("phase", String, nullable=False),
+    Column("task_id", String, nullable=False),
+    Column("family", String, nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("invalid", Integer, nullable=False),
+    Column("errored", Integer, nullable=False),
+    Column("record", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("run_id", "key"),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("run_id", ForeignKey("runs.id"), primary_key=True),
+    Column("role", String, primary_key=True),  # executor | proposer | classifier
+    Column("model", String, primary_key=True),
+    Column("calls", Integer, nullable=False, default=0),
+    Column("cached_calls", Integer, nullable=False, default=0),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("seconds", Float, nullable=False, default=0.0),
+)
+
+model_cache = Table(
+    "model_cache",
+    metadata,
+    Column("key", String, primary_key=True),  # sha256 of model id + full request
+    Column("model", String, nullable=False),
+    Column("reply", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,123 @@
+"""`grasp eval` and `grasp runs`: evaluate a library, list and show stored runs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..config import model_config_from
+from ..errors import ConfigError, ValidationError
+from ..evaluate import EvalResult, evaluate
+from ..models import MeteredModel, load_model
+from ..registry import load_environment
+from ..store import Database, LibraryStore
+from ..store.runs import ReplyCache, RunStore
+from ._common import DbOption, console, db_path
+from .progress import EpisodeProgress
+
+runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
+
+
+def eval_command(
+    env: Annotated[str, typer.Option("--env", help="Built-in environment.")] = "fhir",
+    split: Annotated[str, typer.Option(help="Split to evaluate (dev, val, test, ood).")] = "test",
+    library: Annotated[str | None, typer.Option(help="Library NAME[@VERSION] to inject.")] = None,
+    no_skills: Annotated[bool, typer.Option("--no-skills", help="Evaluate with no skills.")] = False,
+    model: Annotated[str, typer.Option(help="Model config YAML, 'local', or openai:MODEL@URL.")] = "local",
+    limit: Annotated[int | None, typer.Option(help="At most N tasks.")] = None,
+    family: Annotated[list[str] | None, typer.Option(help="Only this task family (repeatable).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 1,
+    cache: Annotated[bool, typer.Option(help="Reuse temperature-0 replies from earlier runs.")] = True,
+    db: DbOption = None,
+) -> None:
+    """Evaluate a library (or no skills) on a split; the run is stored."""
+    if (library is None) == (not no_skills):
+        raise ValidationError("give exactly one of --library NAME[@VERSION] or --no-skills")
+    database = Database(db_path(db))
+    skills = {}
+    if library:
+        skills = LibraryStore(database).resolve(library).skills
+    environment = load_environment(env)
+    tasks = environment.tasks(split)
+    if family:
+        unknown = set(family) - {task.family for task in tasks}
+        if unknown:
+            raise ConfigError(f"no task family {', '.join(sorted(unknown))} in split {split!r}")
+        tasks = [task for task in tasks if task.family in family]
+    tasks = tasks[:limit] if limit else tasks
+    runs = RunStore(database)
+    config = {"split": split, "library": library, "model": model, "limit": limit, "families": family}
+    run_id = runs.create(kind="eval", environment=env, config=config, manifest_hash=environment.manifest_hash(),
+                         library=library)
+    metered = MeteredModel(load_model(model_config_from(model)), role="executor", runs=runs, run_id=run_id,
+                           cache=ReplyCache(database) if cache else None)
+    console.print(f"run {run_id}: {len(tasks)} task(s) of {env}/{split} with "
+                  f"{library or 'no skills'} on {metered.id}")
+
+    async def main() -> EvalResult:
+        try:
+            with EpisodeProgress("eval", len(tasks)) as progress:
+                return await evaluate(environment, metered, tasks, skills, runs=runs, run_id=run_id,
+                                      concurrency=concurrency, on_episode=progress)
+        finally:
+            await environment.aclose()
+            await metered.aclose()
+
+    try:
+        result = asyncio.run(main())
+    except KeyboardInterrupt:
+        runs.update(run_id, status="interrupted")
+        raise
+    low, high = result.interval()
+    summary = {"accuracy": result.accuracy, "passed": result.passed, "total": len(result.episodes),
+               "ci95": [low, high], "per_family": {s.family: [s.passed, s.total] for s in result.per_family()},
+               "cache_hits": metered.hits, "cache_misses": metered.misses}
+    runs.update(run_id, status="finished", summary=summary)
+    print_eval(result)
+
+
+def print_eval(result: EvalResult) -> None:
+    table = Table("family", "passed", "total", "accuracy")
+    for score in result.per_family():
+        table.add_row(score.family, str(score.passed), str(score.total), f"{score.accuracy:.1%}")
+    low, high = result.interval()
+    table.add_row("[bold]all", str(result.passed), str(len(result.episodes)),
+                  f"[bold]{result.accuracy:.1%}[/] (95% CI {low:.0%}-{high:.0%})")
+    console.print(table)
+
+
+@runs_app.command("list")
+def list_runs(db: DbOption = None) -> None:
+    """List runs, newest first."""
+    infos = RunStore(Database(db_path(db))).list()
+    if not infos:
+        console.print("no runs yet")
+        return
+    table = Table("run", "kind", "env", "status", "library", "result", "created")
+    for info in infos:
+        summary = info.summary or {}
+        result = f"{summary['accuracy']:.1%}" if "accuracy" in summary else summary.get("headline", "")
+        table.add_row(info.id, info.kind, info.environment, info.status, info.library or "-", result,
+                      f"{info.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+@runs_app.command("show")
+def show_run(run_id: str, db: DbOption = None) -> None:
+    """Show one run: config, status, summary and token usage per role."""
+    store = RunStore(Database(db_path(db)))
+    info = store.get(run_id)
+    console.print(f"[bold]{info.id}[/]  {info.kind} on {info.environment}  status {info.status}")
+    console.print(f"manifest {info.manifest_hash or '-'}  library {info.library or '-'}")
+    console.print(f"config: {info.config}", markup=False)
+    if info.summary:
+        console.print(f"summary: {info.summary}", markup=False)
+    table = Table("role", "model", "calls", "cached", "prompt tok", "completion tok", "model s")
+    for row in store.usage(run_id):
+        table.add_row(row.role, row.model, str(row.calls), str(row.cached_calls), str(row.prompt_tokens),
+                      str(row.completion_tokens), f"{row.seconds:.1f}")
+    console.print(table)
+    console.print(f"episodes stored: {store.count_episodes(run_id)}")

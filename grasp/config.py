@@ -1,0 +1,104 @@
+"""Configuration: one validated model, fed by YAML files and CLI options alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+
+class ModelConfig(BaseModel):
+    """How to reach a model. ``provider: local`` is the embedded model (no network, no key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["local", "openai"] = "local"
+    model: str | None = None  # the server's model name (openai)
+    base_url: str | None = None  # e.g. http://localhost:8000/v1 (openai)
+    api_key_env: str | None = None  # name of the environment variable that holds the key
+    gguf: Path | None = None  # a GGUF to load instead of the embedded weights (local)
+    gguf_sha256: str | None = None
+    n_ctx: int = 8192
+    n_threads: int | None = None
+    temperature: float = 0.0
+    seed: int = 0
+    max_tokens: int = 384
+    timeout_s: float = 180.0
+    retries: int = 4
+    supports_schema: bool = True
+    prices: dict[str, float] = Field(default_factory=dict)  # USD per 1M tokens: {"prompt": .., "completion": ..}
+
+
+class GateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    probe_size: int = 36  # N
+    regression_budget: int = 0
+    invalid_penalty: float = 2.0  # lambda
+    alpha: float | None = None  # paired exact test on discordant items; None: off
+    early_reject: bool = True
+    probe_pool: int = 0  # dev tasks reserved for the first decisions' probes; 0: N
+
+
+class LoopConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int = 5
+    batch_size: int = 48  # B
+    candidates: int = 4  # K
+    capacity: int = 10
+    skills_per_episode: int = 3
+    proposal_temperature: float = 0.7
+    revise: bool = True
+    collapse_threshold: float = 0.05
+
+
+class RunConfig(BaseModel):
+    """Everything ``grasp improve`` needs; configs/*.yaml are this, as YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str = "fhir"
+    seed: int = 0
+    library: str | None = None  # name of the library to learn into; default: run id
+    executor: ModelConfig = Field(default_factory=ModelConfig)
+    proposer: ModelConfig | None = None  # default: the executor's model
+    concurrency: int = 1
+    max_rounds: int = 8
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    limits: dict[str, int] = Field(default_factory=dict)  # tasks per split, e.g. {"dev": 20, "val": 10}
+    families: list[str] | None = None  # restrict to these task families
+    cache: bool = True  # reuse temperature-0 model replies across runs
+
+
+def load_yaml(path: Path, model: type[BaseModel]) -> Any:
+    """Read ``path`` into ``model``; errors name the file and the field."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(f"{path}: field '{where}': {first['msg']}") from None
+
+
+def model_config_from(spec: str) -> ModelConfig:
+    """``--model``: a YAML file, ``local``, or ``openai:MODEL@BASE_URL``."""
+    if spec == "local":
+        return ModelConfig()
+    if spec.startswith("openai:"):
+        name, _, url = spec[len("openai:"):].partition("@")
+        if not name or not url:
+            raise ConfigError(f"--model {spec!r}: expected openai:MODEL@BASE_URL")
+        return ModelConfig(provider="openai", model=name, base_url=url, api_key_env="OPENAI_API_KEY")
+    return load_yaml(Path(spec), ModelConfig)

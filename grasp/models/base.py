@@ -1,0 +1,119 @@
+"""One async chat interface for every model grasp talks to.
+
+Executor, classifier and proposer all go through :class:`Model.chat`; a
+structured reply (a pydantic model) goes through :func:`structured`, which
+uses the backend's JSON-schema support when it has one and otherwise asks,
+validates and makes one repair attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ModelError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ChatResult(BaseModel):
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    finish_reason: str = "stop"
+    cached: bool = False
+
+
+class Model(ABC):
+    """A chat model. ``id`` names it in logs, caches and evidence."""
+
+    id: str = "model"
+    supports_schema: bool = False  # can constrain a reply to a JSON schema
+    supports_grammar: bool = False  # can constrain a reply to a GBNF grammar
+    temperature: float = 0.0
+
+    @abstractmethod
+    async def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: list[str] | None = None,
+        grammar: str | None = None,
+        schema: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> ChatResult:
+        """One completion. ``grammar``/``schema`` are used when supported, ignored otherwise."""
+
+    async def aclose(self) -> None:
+        """Release connections or weights."""
+
+
+class StructuredReply(BaseModel):
+    """A parsed structured reply with the calls it cost."""
+
+    value: Any
+    results: list[ChatResult]
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object in ``text`` (tolerates code fences and chatter around it)."""
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
+    candidate = fenced.group(1) if fenced else text
+    start = candidate.find("{")
+    if start < 0:
+        raise ValueError("no JSON object in the reply")
+    decoded, _ = json.JSONDecoder().raw_decode(candidate[start:])
+    return decoded
+
+
+async def structured(
+    model: Model,
+    messages: list[dict[str, str]],
+    output: type[T],
+    *,
+    max_tokens: int = 1024,
+    temperature: float | None = None,
+    seed: int | None = None,
+) -> tuple[T, list[ChatResult]]:
+    """Ask for a reply that validates as ``output``; one repair attempt, then ModelError.
+
+    The error carries the reason, so callers record a refused candidate with
+    it instead of silently dropping the reply.
+    """
+    schema = output.model_json_schema()
+    prompt = list(messages)
+    if not model.supports_schema:
+        prompt[-1] = {**prompt[-1], "content": prompt[-1]["content"]
+                      + "\n\nReply with one JSON object that follows this JSON schema, and nothing else:\n"
+                      + json.dumps(schema)}
+    results: list[ChatResult] = []
+    problem = ""
+    for attempt in range(2):
+        result = await model.chat(prompt, max_tokens=max_tokens, temperature=temperature, schema=schema, seed=seed)
+        results.append(result)
+        try:
+            return output.model_validate(extract_json(result.text)), results
+        except (ValueError, ValidationError) as error:
+            problem = _short(error)
+        if attempt == 0:
+            prompt = prompt + [
+                {"role": "assistant", "content": result.text},
+                {"role": "user", "content": f"That reply was not valid: {problem}. Reply again with only the corrected "
+                                            "JSON object."},
+            ]
+    raise ModelError(f"{model.id} gave no valid {output.__name__} after one repair attempt: {problem}")
+
+
+def _short(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'reply'}: {first['msg']}"
+    return str(error)[:200]

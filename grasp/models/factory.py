@@ -1,0 +1,27 @@
+"""Build a Model from its config."""
+
+from __future__ import annotations
+
+from ..config import ModelConfig
+from ..errors import ConfigError
+from .base import Model
+
+
+def load_model(config: ModelConfig) -> Model:
+    if config.provider == "openai":
+        from .openai import OpenAICompatibleModel
+
+        if not config.base_url or not config.model:
+            raise ConfigError("an openai model needs both 'base_url' and 'model'")
+        return OpenAICompatibleModel(
+            base_url=config.base_url, model=config.model, api_key_env=config.api_key_env,
+            temperature=config.temperature, seed=config.seed, max_tokens=config.max_tokens,
+            timeout_s=config.timeout_s, retries=config.retries, supports_schema=config.supports_schema,
+        )
+    from .local import LocalModel
+    from .weights import embedded_gguf, verify_gguf
+
+    gguf = verify_gguf(config.gguf, config.gguf_sha256) if config.gguf else embedded_gguf()
+    name = config.model or ("local:qwen2.5-coder-1.5b-instruct-q4_k_m" if config.gguf is None else None)
+    return LocalModel(gguf, name=name, n_ctx=config.n_ctx, n_threads=config.n_threads,
+                      temperature=config.temperature, seed=config.seed, max_tokens=config.max_tokens)

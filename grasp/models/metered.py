@@ -1,0 +1,55 @@
+"""A model wrapper that caches temperature-0 replies and books tokens per role.
+
+The cache key is the model id plus the full request (messages, limits,
+grammar or schema), so a hit returns exactly what the model said to exactly
+that request in an earlier run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store.runs import ReplyCache, RunStore
+from .base import ChatResult, Model
+
+
+class MeteredModel(Model):
+    def __init__(self, inner: Model, *, role: str, runs: RunStore | None = None, run_id: str | None = None,
+                 cache: ReplyCache | None = None) -> None:
+        self.inner = inner
+        self.id = inner.id
+        self.role = role
+        self.supports_schema = inner.supports_schema
+        self.supports_grammar = inner.supports_grammar
+        self.temperature = inner.temperature
+        self.runs, self.run_id, self.cache = runs, run_id, cache
+        self.hits = 0
+        self.misses = 0
+
+    async def chat(self, messages: list[dict[str, str]], **options: Any) -> ChatResult:
+        temperature = options.get("temperature")
+        temperature = self.inner.temperature if temperature is None else temperature
+        key = None
+        if self.cache is not None and temperature == 0:
+            key = ReplyCache.key(self.id, {"messages": messages, **{k: v for k, v in options.items() if v is not None}})
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.hits += 1
+                result = ChatResult.model_validate({**hit, "cached": True})
+                self._book(result)
+                return result
+            self.misses += 1
+        result = await self.inner.chat(messages, **options)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, self.id, result.model_dump(mode="json"))
+        self._book(result)
+        return result
+
+    def _book(self, result: ChatResult) -> None:
+        if self.runs is not None and self.run_id is not None:
+            self.runs.add_usage(self.run_id, self.role, self.id, prompt_tokens=result.prompt_tokens,
+                                completion_tokens=result.completion_tokens,
+                                seconds=0.0 if result.cached else result.latency_s, cached=result.cached)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

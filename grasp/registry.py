@@ -1,0 +1,22 @@
+"""Built-in environments by name; custom ones are passed as objects to the Python API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .environment import Environment
+from .errors import NotFoundError
+
+BUILT_IN = ("fhir", "arithmetic")
+
+
+def load_environment(name: str, **options: Any) -> Environment:
+    if name == "fhir":
+        from environments.fhir.environment import FhirEnvironment
+
+        return FhirEnvironment(**options)
+    if name == "arithmetic":
+        from environments.arithmetic import ArithmeticEnvironment
+
+        return ArithmeticEnvironment(**{k: v for k, v in options.items() if k in {"seed", "per_split"}})
+    raise NotFoundError(f"no built-in environment {name!r} (have: {', '.join(BUILT_IN)})")

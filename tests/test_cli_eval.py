@@ -1,0 +1,44 @@
+"""`grasp eval` and `grasp runs` from the shell, against a fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import run_cli
+from .helpers import FakeOpenAI, serve
+
+
+def test_eval_from_the_shell_stores_a_run_and_never_the_key(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    secret = "sk-never-store-me-42"
+
+    def answer(messages: list[dict]) -> str:
+        question = messages[1]["content"].split("What is ")[1].rstrip("?")
+        return f"CALC: {question}" if messages[-1]["role"] == "user" and len(messages) == 2 else f"ANSWER: {messages[-1]['content']}"
+
+    fake = FakeOpenAI(text=answer)
+    config = tmp_path / "model.yaml"
+    with serve(fake.app()) as url:
+        config.write_text(f"provider: openai\nmodel: fake\nbase_url: {url}/v1\napi_key_env: FAKE_KEY\n")
+        result = run_cli("eval", "--env", "arithmetic", "--split", "dev", "--no-skills", "--model", str(config),
+                         "--limit", "6", db=db, env={"FAKE_KEY": secret})
+    assert result.returncode == 0, result.stderr
+    assert "100.0%" in result.stdout and "product" in result.stdout
+    listing = run_cli("runs", "list", db=db)
+    run_id = listing.stdout.split("eval-")[1].split()[0]
+    shown = run_cli("runs", "show", f"eval-{run_id}", db=db)
+    assert "executor" in shown.stdout and "episodes stored: 6" in shown.stdout
+    for path in tmp_path.iterdir():
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert fake.headers[0]["authorization"] == f"Bearer {secret}"
+
+
+def test_eval_user_errors(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    both = run_cli("eval", "--env", "arithmetic", "--library", "x", "--no-skills", db=db)
+    assert both.returncode == 1 and "exactly one of" in both.stderr
+    missing = run_cli("eval", "--env", "arithmetic", "--no-skills", "--model", str(tmp_path / "none.yaml"), db=db)
+    assert missing.returncode == 1 and "no such config file" in missing.stderr
+    unknown = run_cli("eval", "--env", "mars", "--no-skills", db=db)
+    assert unknown.returncode == 1 and "no built-in environment 'mars'" in unknown.stderr

