@@ -18,5 +18,7 @@ def load_environment(name: str, **options: Any) -> Environment:
     if name == "arithmetic":
         from environments.arithmetic import ArithmeticEnvironment
 
-        return ArithmeticEnvironment(**{k: v for k, v in options.items() if k in {"seed", "per_split"}})
+        environment = ArithmeticEnvironment(**{k: v for k, v in options.items() if k in {"seed", "per_split"}})
+        environment.max_rounds = options.get("max_rounds", environment.max_rounds)
+        return environment
     raise NotFoundError(f"no built-in environment {name!r} (have: {', '.join(BUILT_IN)})")

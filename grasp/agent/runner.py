@@ -36,19 +36,19 @@ async def run_tasks(
     skills_per_episode: int = 3,
     concurrency: int = 1,
     max_rounds: int | None = None,
-    should_stop: Callable[[list[Episode]], bool] | None = None,
+    should_stop: Callable[[dict[int, Episode]], bool] | None = None,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode | None]:
     """Run ``tasks`` under ``skills``; results in task order.
 
-    ``should_stop`` is asked after each finished episode (in task order); once
-    it says stop, tasks not yet started are skipped and come back as None.
+    ``should_stop`` is asked after each finished episode with the finished
+    ones by index; once it says stop, tasks not yet started are skipped and
+    come back as None.
     """
     library = library_key(skills)
     results: list[Episode | None] = [None] * len(tasks)
     gate = asyncio.Semaphore(max(1, concurrency))
     stopped = False
-    finished: list[Episode] = []
 
     async def one(index: int, task: Task) -> None:
         nonlocal stopped
@@ -63,10 +63,9 @@ async def run_tasks(
                 if runs and run_id:
                     runs.save_episode(run_id, key, phase, episode)
             results[index] = episode
-            finished.append(episode)
             if on_episode:
                 on_episode(episode)
-            if should_stop and should_stop([r for r in results if r is not None]):
+            if should_stop and should_stop({i: r for i, r in enumerate(results) if r is not None}):
                 stopped = True
 
     await asyncio.gather(*(one(index, task) for index, task in enumerate(tasks)))

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import GraspError
-from . import env, evaluation, library
+from . import env, evaluation, improve, library
 
 app = typer.Typer(
     name="grasp",
@@ -19,6 +19,8 @@ app.add_typer(library.app, name="library")
 app.add_typer(env.app, name="env")
 app.add_typer(evaluation.runs_app, name="runs")
 app.command("eval")(evaluation.eval_command)
+app.command("improve")(improve.improve_command)
+app.command("report")(improve.report_command)
 
 
 def main() -> None:

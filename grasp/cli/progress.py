@@ -29,7 +29,7 @@ class EpisodeProgress:
 
     def relabel(self, label: str, total: int) -> None:
         self.passed = self.done = 0
-        self.progress.reset(self.task, total=total, description=label, accuracy="-")
+        self.progress.reset(self.task, total=total, description=label, accuracy="-", tokens=self.tokens)
 
     def __call__(self, episode: Episode) -> None:
         self.done += 1

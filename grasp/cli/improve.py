@@ -1,0 +1,136 @@
+"""`grasp improve` and `grasp report`: run the gated loop with a live view; write the HTML report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import RunConfig, load_yaml, model_config_from
+from ..errors import ConfigError
+from ..improve import improve
+from ..models import ModelUnavailable, load_model
+from ..registry import load_environment
+from ..store import Database
+from ..store.runs import RunStore
+from ._common import DbOption, console, db_path, err_console
+from .progress import EpisodeProgress
+
+
+class LiveView:
+    """Episode progress per phase, plus one line per decision and epoch."""
+
+    def __init__(self) -> None:
+        self.progress = EpisodeProgress("starting", 1)
+        self.started = time.perf_counter()
+        self.accepted = self.refused = 0
+
+    def event(self, kind: str, data: dict) -> None:
+        line = None
+        if kind == "phase":
+            self.progress.relabel(data["label"], data["total"])
+        elif kind == "batch":
+            line = f"batch {data['key']}: dev accuracy {data['accuracy']:.0%} with {data['skills']} skill(s)"
+        elif kind == "accepted":
+            self.accepted += 1
+            line = f"[green]accepted[/] {data['edit']} -> v{data['version']}: {data['evidence']}"
+        elif kind == "refused":
+            self.refused += 1
+            line = f"[red]refused[/] {data['edit']}: {data['evidence']}"
+        elif kind == "val":
+            line = f"[bold]val after epoch {data['epoch']}[/]: {data['accuracy']:.1%} ({data['passed']}/{data['total']})"
+        elif kind == "note":
+            line = f"[dim]{data['text']}[/]"
+        elif kind == "test":
+            none, final = data["no_skills"], data["final"]
+            line = (f"[bold]sealed test[/]: no skills {none['accuracy']:.1%} -> final {final['accuracy']:.1%} "
+                    f"({final['skills']} skill(s))")
+        if line:
+            elapsed = time.perf_counter() - self.started
+            self.progress.progress.console.print(f"[dim]{elapsed:6.0f}s[/] {line}  "
+                                                 f"[dim](accepted {self.accepted}, refused {self.refused})[/]",
+                                                 soft_wrap=True)
+
+
+def improve_command(
+    config: Annotated[Path | None, typer.Option(help="Run config YAML (see configs/).")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Built-in environment (overrides the config).")] = None,
+    model: Annotated[str | None, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (overrides the config).")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue the stored run RUN from its last finished step.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Learn a skill library: epochs of batches, each ending in at most one gated edit."""
+    path = db_path(db)
+    if resume:
+        run_config = RunConfig.model_validate(RunStore(Database(path)).get(resume).config)
+    else:
+        run_config = load_yaml(config, RunConfig) if config else RunConfig()
+        updates = {}
+        if env:
+            updates["environment"] = env
+        if seed is not None:
+            updates["seed"] = seed
+        if model:
+            updates["executor"] = model_config_from(model)
+        run_config = run_config.model_copy(update=updates)
+    environment = load_environment(run_config.environment, max_rounds=run_config.max_rounds)
+    executor = load_model(run_config.executor)
+    proposer = load_model(run_config.proposer) if run_config.proposer else None
+    view = LiveView()
+
+    async def main():
+        try:
+            with view.progress:
+                return await improve(environment, executor, run_config, db=path, proposer=proposer, resume=resume,
+                                     on_event=view.event, on_episode=view.progress)
+        finally:
+            await environment.aclose()
+
+    try:
+        result = asyncio.run(main())
+    except KeyboardInterrupt:
+        _say_how_to_resume(path, "interrupted")
+        raise typer.Exit(130) from None
+    except ModelUnavailable as error:
+        _say_how_to_resume(path, f"paused: {error}", status="paused")
+        raise typer.Exit(75) from None
+    state = result.state
+    console.print(f"\n[bold]run {result.run_id}[/] finished: library {result.library.ref} "
+                  f"({len(result.library.skills)} skill(s)); accepted {state.accepted}, refused {state.refused}; "
+                  f"gate episodes {state.gate_episodes} (+{state.gate_episodes_saved} saved by early reject)")
+    if state.test:
+        none, final = state.test["no_skills"], state.test["final"]
+        console.print(f"sealed test: no skills {none['passed']}/{none['total']} ({none['accuracy']:.1%}) -> "
+                      f"final {final['passed']}/{final['total']} ({final['accuracy']:.1%})")
+    console.print(f"inspect: grasp library log {result.library.library}   report: grasp report {result.run_id}")
+
+
+def _say_how_to_resume(path: Path, what: str, status: str = "interrupted") -> None:
+    runs = RunStore(Database(path))
+    latest = next((run for run in runs.list() if run.kind == "improve"), None)
+    if latest is None:
+        err_console.print(what)
+        return
+    runs.update(latest.id, status=status)
+    err_console.print(f"{what}. Nothing is lost; continue with:\n  grasp improve --resume {latest.id}"
+                      + (f" --db {path}" if str(path) != "grasp.db" else ""))
+
+
+def report_command(
+    run_id: str,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write [default: reports/RUN.html].")] = None,
+    db: DbOption = None,
+) -> None:
+    """Write a self-contained HTML report of an improve run."""
+    from ..report import write_report
+
+    target = out or Path("reports") / f"{run_id}.html"
+    info = RunStore(Database(db_path(db))).get(run_id)
+    if info.kind != "improve":
+        raise ConfigError(f"run {run_id} is an {info.kind} run; reports are for improve runs")
+    write_report(Database(db_path(db)), run_id, target)
+    console.print(f"report written to {target}")

@@ -1,0 +1,303 @@
+"""`grasp improve`: epochs of batches, each ending in at most one gated edit.
+
+All state lives in SQLite: the cursor (RunState) is saved after every
+finished step, every episode is stored under a key before it counts, and an
+accepted edit is committed with an idempotency key, so a resumed run never
+runs an episode twice, loses none, or applies an edit twice.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+
+from ..agent.runner import run_tasks
+from ..config import RunConfig
+from ..edits import Edit, EditKind, Evidence
+from ..environment import Environment, Episode
+from ..errors import SealedSplitError
+from ..evaluate import EvalResult
+from ..models.base import Model
+from ..skills import Skill
+from ..store import LibraryStore
+from ..store.runs import RunStore
+from ..tasks import Task
+from .classifier import label_failures, label_key
+from .decide import GateRunner, Judged, best, evidence_for
+from .gate import GateRule
+from .probe import sample_probe
+from .proposer import Candidate, build_prompt, forbidden_values, propose, to_candidate
+from .state import RunState, ValPoint
+
+Event = Callable[[str, dict], None]
+
+
+class SealedSplit:
+    """The test split: readable once per run, and the code refuses a second read."""
+
+    def __init__(self, tasks: list[Task], state: RunState) -> None:
+        self._tasks, self._state = tasks, state
+
+    def read(self) -> list[Task]:
+        if self._state.test_read:
+            raise SealedSplitError("the sealed test split was already read in this run")
+        self._state.test_read = True
+        return list(self._tasks)
+
+    def resume_read(self) -> list[Task]:
+        """Finish a read that a crash interrupted (its stored episodes are reused, none re-run)."""
+        if not self._state.test_read or self._state.test:
+            raise SealedSplitError("no interrupted read of the sealed test split to resume")
+        return list(self._tasks)
+
+
+class Improver:
+    def __init__(self, environment: Environment, executor: Model, proposer: Model, classifier: Model,
+                 config: RunConfig, libraries: LibraryStore, runs: RunStore, run_id: str, library: str,
+                 state: RunState, *, on_event: Event | None = None,
+                 on_episode: Callable[[Episode], None] | None = None) -> None:
+        self.env, self.executor, self.proposer, self.classifier = environment, executor, proposer, classifier
+        self.config, self.libraries, self.runs, self.run_id, self.library = config, libraries, runs, run_id, library
+        self.state = state
+        self.emit = on_event or (lambda kind, data: None)
+        self.on_episode = on_episode
+        self.rule = GateRule(budget=config.gate.regression_budget, invalid_penalty=config.gate.invalid_penalty,
+                             alpha=config.gate.alpha)
+        self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
+                               early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
+                               max_rounds=config.max_rounds, concurrency=config.concurrency, on_episode=on_episode)
+        self.dev, self.val, test = (self._tasks(split) for split in ("dev", "val", "test"))
+        self.sealed = SealedSplit(test, state)
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _tasks(self, split: str) -> list[Task]:
+        tasks = self.env.tasks(split)
+        if self.config.families:
+            tasks = [task for task in tasks if task.family in self.config.families]
+        limit = self.config.limits.get(split)
+        if limit:
+            rng = random.Random(f"{self.config.seed}:limit:{split}")
+            tasks = sorted(rng.sample(sorted(tasks, key=lambda t: t.id), min(limit, len(tasks))), key=lambda t: t.id)
+        return tasks
+
+    def save(self) -> None:
+        self.runs.update(self.run_id, state=self.state.model_dump(mode="json"))
+
+    def head(self):
+        return self.libraries.version(self.library)
+
+    async def _run(self, tasks: list[Task], skills: dict[str, Skill], *, phase: str, prefix: str) -> list[Episode]:
+        self.emit("phase", {"label": prefix, "total": len(tasks)})
+        episodes = await run_tasks(self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
+                                   runs=self.runs, run_id=self.run_id, concurrency=self.config.concurrency,
+                                   skills_per_episode=self.config.loop.skills_per_episode,
+                                   max_rounds=self.config.max_rounds, on_episode=self.on_episode)
+        return [episode for episode in episodes if episode is not None]
+
+    # -- the loop ---------------------------------------------------------------------
+    async def run(self) -> RunState:
+        state = self.state
+        if not state.probe_pool:
+            self._reserve_probe_pool()
+        if not state.baseline_done:
+            await self._validate(epoch=0)
+            state.baseline_done = True
+            self.save()
+        training = [task for task in self.dev if task.id not in set(state.probe_pool)]
+        size = max(1, self.config.loop.batch_size)
+        while state.epoch <= self.config.loop.epochs and not state.finished_training:
+            order = random.Random(f"{self.config.seed}:epoch:{state.epoch}").sample(training, len(training))
+            batches = [order[i:i + size] for i in range(0, len(order), size)]
+            while state.batch < len(batches):
+                await self._step(state.epoch, state.batch, batches[state.batch])
+                state.batch += 1
+                self.save()
+            if state.epoch not in state.val_done_epochs:
+                await self._validate(epoch=state.epoch)
+            state.epoch += 1
+            state.batch = 0
+            self.save()
+        state.finished_training = True
+        await self._finish()
+        self.save()
+        return state
+
+    def _reserve_probe_pool(self) -> None:
+        size = self.config.gate.probe_pool or self.config.gate.probe_size
+        size = min(size, len(self.dev) // 3)
+        rng = random.Random(f"{self.config.seed}:probe-pool")
+        by_family: dict[str, list[Task]] = defaultdict(list)
+        for task in sorted(self.dev, key=lambda t: t.id):
+            by_family[task.family].append(task)
+        queues = [rng.sample(tasks, len(tasks)) for _, tasks in sorted(by_family.items())]
+        pool: list[str] = []
+        while len(pool) < size and any(queues):
+            for queue in queues:
+                if queue and len(pool) < size:
+                    pool.append(queue.pop().id)
+        self.state.probe_pool = sorted(pool)
+        self.save()
+
+    async def _validate(self, epoch: int) -> None:
+        head = self.head()
+        skills = {} if epoch == 0 else head.skills
+        episodes = await self._run(self.val, skills, phase="val", prefix=f"val:e{epoch}")
+        result = EvalResult(episodes=episodes)
+        point = ValPoint(epoch=epoch, version=0 if epoch == 0 else head.number, accuracy=result.accuracy,
+                         passed=result.passed, total=len(episodes))
+        self.state.val.append(point)
+        self.state.val_done_epochs.append(epoch)
+        self.emit("val", point.model_dump())
+        self.save()
+
+    async def _step(self, epoch: int, index: int, batch: list[Task]) -> None:
+        key = f"e{epoch}:b{index}"
+        head = self.head()
+        episodes = await self._run(batch, head.skills, phase="train", prefix=f"train:{key}")
+        accuracy = sum(e.passed for e in episodes) / max(1, len(episodes))
+        self.emit("batch", {"key": key, "accuracy": accuracy, "skills": len(head.skills)})
+        if key not in self.state.proposals:
+            candidates = await self._candidates(key, episodes, head.skills, accuracy)
+            self.state.proposals[key] = [c.model_dump(mode="json") for c in candidates]
+            self.state.dev_accuracy.append(accuracy)
+            self.save()
+        candidates = [Candidate.model_validate(c) for c in self.state.proposals[key]]
+        await self._decide(key, batch, head, candidates)
+
+    async def _candidates(self, key: str, episodes: list[Episode], skills: dict[str, Skill],
+                          accuracy: float) -> list[Candidate]:
+        if skills and accuracy <= self.config.loop.collapse_threshold:
+            newest = max(skills, key=lambda name: self.libraries.skill_history(self.library, name)[-1].version)
+            self.emit("note", {"text": f"{key}: dev accuracy collapsed; probing removal of {newest}"})
+            return [Candidate(edit=Edit(kind=EditKind.REMOVE, target=newest, rationale="collapse recovery"),
+                              group="recovery")]
+        failures = [e for e in episodes if not e.passed and e.error is None]
+        if not failures:
+            return []
+        labels, notes = await label_failures(self.classifier, failures, self.state.labels)
+        self.state.labels.update(labels)
+        self.state.notes.extend(f"{key}: {note}" for note in notes)
+        groups: dict[str, list[Episode]] = defaultdict(list)
+        for episode in failures:
+            groups[self.state.labels[label_key(episode)]].append(episode)
+        label, failing = max(sorted(groups.items()), key=lambda item: len(item[1]))
+        family = failing[0].family
+        passing = [e for e in episodes if e.passed and e.family == family]
+        if not passing:  # contrast with a pass of the same family from earlier in the run
+            passing = [e for e in self.runs.episodes(self.run_id, phase="train") if e.passed and e.family == family][-1:]
+        evidence = self._skill_evidence()
+        prompt, cut = build_prompt(label, failing, passing, skills, evidence, self.config.loop.capacity,
+                                   self.env.protocol_notes()[:700], budget_chars=self._prompt_budget())
+        if cut:
+            self.state.notes.append(f"{key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
+        self.emit("note", {"text": f"{key}: proposing for '{label}' ({len(failing)} failure(s), {family})"})
+        proposals, _ = await propose(self.proposer, prompt, self.config.loop.candidates,
+                                     temperature=self.config.loop.proposal_temperature,
+                                     seed=self.config.seed + len(self.state.proposals))
+        tasks = {t.id: t for t in self.dev}
+        forbidden = forbidden_values([tasks[e.task_id] for e in failing + passing if e.task_id in tasks])
+        candidates, seen = [], set()
+        for proposal in proposals:
+            candidate = to_candidate(proposal, library=skills, capacity=self.config.loop.capacity, family=family,
+                                     forbidden=forbidden, group=label)
+            signature = candidate.edit.model_dump_json() if candidate.edit else None
+            if signature and signature in seen:
+                candidate = Candidate(edit=None, refusal="duplicate of another candidate", group=label)
+            seen.add(signature)
+            candidates.append(candidate)
+        return candidates
+
+    def _prompt_budget(self) -> int:
+        n_ctx = self.config.proposer.n_ctx if self.config.proposer else self.config.executor.n_ctx
+        return int(n_ctx * 4 * 0.45)  # characters for traces: under half the context, at ~4 chars/token
+
+    def _skill_evidence(self) -> dict[str, str]:
+        evidence = {}
+        for version in self.libraries.versions(self.library):
+            if version.edit and version.edit.skill and version.evidence:
+                evidence[version.edit.skill.name] = version.evidence.one_line()
+        return evidence
+
+    async def _decide(self, key: str, batch: list[Task], head, candidates: list[Candidate]) -> None:
+        decided = {d.evidence.extra.get("candidate") for d in self.libraries.decisions(self.library, run_id=self.run_id)
+                   if d.evidence.extra.get("decision") == key}
+        models = {"executor": self.executor.id, "proposer": self.proposer.id}
+        for index, candidate in enumerate(candidates):
+            if candidate.edit is None and index not in decided:
+                self.libraries.record_decision(self.library, base=head.number, edit=None, evidence=Evidence(
+                    accepted=False, reason=f"invalid proposal: {candidate.refusal}", budget=self.rule.budget,
+                    models=models, extra={"decision": key, "candidate": index, "group": candidate.group}))
+                self.state.refused += 1
+        valid = [(index, c.edit) for index, c in enumerate(candidates) if c.edit is not None]
+        if not valid:
+            return
+        probe = await self._probe(key, batch, head.skills)
+        if not probe:
+            self.state.notes.append(f"{key}: no probe items outside the batch; candidates not judged")
+            return
+        baseline = [e for e in await self.gate.run(probe, head.skills) if e is not None]
+        judged: list[Judged] = []
+        for _, edit in valid:
+            judged.append(await self.gate.judge(probe, baseline, head.skills, edit))
+        winner = best(judged)
+        for (index, edit), result in zip(valid, judged, strict=True):
+            self.state.gate_episodes += result.tally.run if result.tally else 0
+            self.state.gate_episodes_saved += result.tally.skipped if result.tally else 0
+            extra = {"decision": key, "candidate": index, "group": candidates[index].group,
+                     "probe": [t.id for t in probe]}
+            if result is winner:
+                evidence = evidence_for(result, self.rule, accepted=True, reason=result.reason, models=models,
+                                        extra=extra)
+                origin = "recovery" if candidates[index].group == "recovery" else "proposer"
+                version = self.libraries.apply(self.library, edit, origin=origin, evidence=evidence, base=head.number,
+                                               idempotency_key=f"{self.run_id}:{key}", run_id=self.run_id)
+                self.state.accepted += 1
+                self.emit("accepted", {"key": key, "edit": edit.summary(), "version": version.number,
+                                       "evidence": evidence.one_line()})
+            elif index not in decided:
+                reason = result.reason if not result.accepted else f"a better candidate won ({result.reason})"
+                evidence = evidence_for(result, self.rule, accepted=False, reason=reason, models=models, extra=extra)
+                self.libraries.record_decision(self.library, base=head.number, edit=edit, evidence=evidence,
+                                               run_id=self.run_id)
+                self.state.refused += 1
+                self.emit("refused", {"key": key, "edit": edit.summary(), "evidence": evidence.one_line()})
+
+    async def _probe(self, key: str, batch: list[Task], skills: dict[str, Skill]) -> list[Task]:
+        """Probe items outside the batch, balanced on their current pass/fail status."""
+        in_batch = {task.id for task in batch}
+        tasks = {task.id: task for task in self.dev}
+        status: dict[str, bool] = {}
+        for episode in self.runs.episodes(self.run_id, phase="train"):
+            status[episode.task_id] = episode.passed  # latest outcome wins (episodes come in order)
+        pool = [tasks[i] for i in self.state.probe_pool if i in tasks]
+        pool_runs = await self.gate.run(pool, skills)
+        for episode in pool_runs:
+            if episode is not None:
+                status[episode.task_id] = episode.passed
+        known = [(tasks[i], passed) for i, passed in sorted(status.items()) if i in tasks]
+        return sample_probe(known, size=self.config.gate.probe_size, exclude=in_batch,
+                            seed=f"{self.config.seed}:probe:{key}")
+
+    async def _finish(self) -> None:
+        state = self.state
+        best_point = max(state.val, key=lambda point: (point.accuracy, -point.epoch))
+        state.checkpoint = best_point.version
+        head = self.head()
+        target = self.libraries.version(self.library, best_point.version)
+        if target.content_hash != head.content_hash:
+            self.libraries.checkout(self.library, best_point.version,
+                                    message=f"best-val checkpoint (val {best_point.accuracy:.1%}, epoch {best_point.epoch})")
+        if not state.test:
+            final = self.head()
+            tasks = self.sealed.resume_read() if state.test_read else self.sealed.read()
+            self.save()
+            none = EvalResult(episodes=await self._run(tasks, {}, phase="test", prefix="test:none"))
+            learned = EvalResult(episodes=await self._run(tasks, final.skills, phase="test", prefix="test:final"))
+            state.test = {
+                "no_skills": {"passed": none.passed, "total": len(none.episodes), "accuracy": none.accuracy,
+                              "ci95": list(none.interval())},
+                "final": {"passed": learned.passed, "total": len(learned.episodes), "accuracy": learned.accuracy,
+                          "ci95": list(learned.interval()), "version": final.number, "skills": len(final.skills)},
+            }
+            self.emit("test", state.test)

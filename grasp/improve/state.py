@@ -1,0 +1,36 @@
+"""The run's cursor, stored after every finished step so `--resume` continues exactly there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ValPoint(BaseModel):
+    epoch: int  # 0: before learning
+    version: int
+    accuracy: float
+    passed: int
+    total: int
+
+
+class RunState(BaseModel):
+    epoch: int = 1
+    batch: int = 0  # next batch to run in this epoch
+    baseline_done: bool = False
+    probe_pool: list[str] = Field(default_factory=list)  # dev task ids reserved for early probes
+    labels: dict[str, str] = Field(default_factory=dict)
+    proposals: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)  # decision key -> candidates
+    val: list[ValPoint] = Field(default_factory=list)
+    val_done_epochs: list[int] = Field(default_factory=list)
+    dev_accuracy: list[float] = Field(default_factory=list)
+    accepted: int = 0
+    refused: int = 0
+    gate_episodes: int = 0
+    gate_episodes_saved: int = 0
+    finished_training: bool = False
+    checkpoint: int | None = None
+    test_read: bool = False
+    test: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,33 @@
+"""Compact views of episodes for the classifier and proposer prompts, within a character budget."""
+
+from __future__ import annotations
+
+from ..environment import Episode
+
+OBSERVATION_CHARS = 240
+
+
+def compress(episode: Episode, *, limit: int = 1400) -> str:
+    """Actions, clipped observations, answer and verdict of one episode."""
+    lines = [f"[{'PASS' if episode.passed else 'FAIL'}] family {episode.family}"]
+    for message in episode.messages[2:]:
+        content = message["content"].strip().replace("\n", " ")
+        if message["role"] == "assistant":
+            lines.append(f"  action: {content[:300]}")
+        else:
+            lines.append(f"  result: {content[:OBSERVATION_CHARS]}{'...' if len(content) > OBSERVATION_CHARS else ''}")
+    if not episode.passed:
+        lines.append(f"  verdict: {', '.join(episode.tags) or 'failed'}; {episode.reason[:160]}")
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 20] + "\n  ...(cut)"
+
+
+def within_budget(parts: list[str], budget_chars: int) -> tuple[list[str], int]:
+    """Keep parts in order while they fit; returns the kept parts and how many were cut."""
+    kept, used = [], 0
+    for part in parts:
+        if used + len(part) > budget_chars and kept:
+            break
+        kept.append(part)
+        used += len(part)
+    return kept, len(parts) - len(kept)

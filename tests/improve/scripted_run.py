@@ -1,0 +1,87 @@
+"""A scripted improve run on the arithmetic environment, importable by tests and runnable as a script.
+
+The executor is a scripted model that *reacts to skills*: it gets products
+wrong unless a skill named in ``HELPFUL`` is in its system prompt, and gets
+everything wrong when a skill named ``harmful-*`` is there. The proposer
+replays a list of proposals. Usage as a script: ``python -m tests.improve.scripted_run DB [KILL_AFTER]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import sys
+
+from environments.arithmetic import ArithmeticEnvironment, safe_eval
+from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.improve import ImproveResult, improve
+from grasp.models import ScriptedModel
+
+HELPFUL = "compute-first"
+
+
+def executor(kill_after: int | None = None) -> ScriptedModel:
+    calls = {"n": 0}
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        calls["n"] += 1
+        if kill_after is not None and calls["n"] > kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash in the middle of a batch
+        system = messages[0]["content"]
+        question = messages[1]["content"].split("What is ")[1].rstrip("?")
+        if "### harmful-" in system:
+            return "ANSWER: -1"
+        if "*" in question and f"### {HELPFUL}" not in system:
+            return "ANSWER: 0"
+        return f"ANSWER: {safe_eval(question)}"
+
+    return ScriptedModel(reply, name="skill-aware-executor")
+
+
+def proposal(name: str, description: str, body: str = "Reply CALC: <expression>, then ANSWER: <value>.",
+             action: str = "ADD", target: str | None = None) -> str:
+    return json.dumps({"action": action, "name": name, "description": description, "body": body, "target": target})
+
+
+def proposer(proposals: list[str]) -> ScriptedModel:
+    queue = list(proposals)
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        if "classify" in messages[0]["content"]:
+            count = int(re.search(r"Give exactly (\d+) labels", messages[-1]["content"]).group(1))
+            return json.dumps({"labels": ["guessed_product"] * count})
+        return queue.pop(0) if queue else proposal("be-careful", "Use always: be careful.", "Be careful.")
+
+    return ScriptedModel(reply, name="replay-proposer")
+
+
+def config(**loop: object) -> RunConfig:
+    gate = loop.pop("gate", {})
+    return RunConfig(environment="arithmetic", seed=3,
+                     loop=LoopConfig(**{"epochs": 1, "batch_size": 6, "candidates": 1, **loop}),
+                     gate=GateConfig(**{"probe_size": 6, **gate}))
+
+
+DEFAULT_PROPOSALS = [
+    proposal(HELPFUL, "Use for product questions: compute with CALC before answering."),
+    proposal("harmful-shortcut", "Use for every question: answer fast."),
+    proposal("be-careful", "Use for every question: be careful.", "Be careful."),
+]
+
+
+async def run(db: str, *, kill_after: int | None = None, resume: str | None = None, run_id: str | None = None,
+              proposals: list[str] | None = None, cfg: RunConfig | None = None) -> ImproveResult:
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    return await improve(environment, executor(kill_after), cfg or config(candidates=1, epochs=2), db=db,
+                         proposer=proposer(proposals or DEFAULT_PROPOSALS), resume=resume, run_id=run_id)
+
+
+if __name__ == "__main__":
+    database, kill = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None
+    resume_id = sys.argv[3] if len(sys.argv) > 3 else None
+    result = asyncio.run(run(database, kill_after=kill, resume=resume_id, run_id=None if resume_id else "r1"))
+    print(json.dumps({"hash": result.library.content_hash, "skills": sorted(result.library.skills),
+                      "accepted": result.state.accepted, "refused": result.state.refused}))

@@ -1,0 +1,113 @@
+"""The improvement loop end to end with scripted models that react to the skills in their prompt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grasp.errors import SealedSplitError
+from grasp.improve.loop import SealedSplit
+from grasp.improve.state import RunState
+from grasp.store import LibraryStore
+
+from .scripted_run import HELPFUL, config, proposal, run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def decisions(db: Path, library: str):
+    return LibraryStore(db).decisions(library)
+
+
+def test_a_fixing_edit_is_accepted_and_harmful_and_no_op_edits_are_refused(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    result = asyncio.run(run(str(db), run_id="r1"))
+    assert HELPFUL in result.library.skills
+    made = {d.edit.skill_name if d.edit else None: d for d in decisions(db, "r1")}
+    assert made[HELPFUL].evidence.accepted and made[HELPFUL].evidence.fixes > 0
+    harmful = made["harmful-shortcut"].evidence
+    assert not harmful.accepted and harmful.score <= 0
+    assert any(item.before and item.after is False for item in harmful.items) or harmful.episodes_saved > 0
+    no_op = made["be-careful"].evidence
+    assert not no_op.accepted and no_op.score == 0 and no_op.fixes == 0
+    test = result.state.test
+    assert test["final"]["accuracy"] > test["no_skills"]["accuracy"]
+    assert result.library.evidence is not None or result.library.origin == "checkout"
+
+
+def test_capacity_is_never_exceeded(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    many = [proposal(f"skill-{i}", f"Use for product questions variant {i}.", f"Step {i}.") for i in range(6)]
+    many.insert(0, proposal(HELPFUL, "Use for product questions: compute with CALC before answering."))
+    result = asyncio.run(run(str(db), run_id="cap", proposals=many, cfg=config(capacity=1, epochs=2, candidates=2)))
+    for version in LibraryStore(db).versions("cap"):
+        assert len(version.skills) <= 1
+    refusals = [d.evidence.reason for d in decisions(db, "cap") if not d.evidence.accepted]
+    assert any("ADD at capacity" in reason for reason in refusals)
+    assert len(result.library.skills) <= 1
+
+
+def test_probe_never_intersects_the_batch(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    asyncio.run(run(str(db), run_id="probe"))
+    from grasp.store.runs import RunStore
+    from grasp.store import Database
+
+    runs = RunStore(Database(db))
+    for decision in decisions(db, "probe"):
+        key = decision.evidence.extra["decision"]
+        probe = set(decision.evidence.extra.get("probe", []))
+        batch = {e.task_id for e in runs.episodes("probe", phase="train", key_prefix=f"train:{key}:")}
+        assert batch and not probe & batch
+
+
+def test_early_reject_saves_episodes_and_changes_no_decision(tmp_path: Path) -> None:
+    fast = asyncio.run(run(str(tmp_path / "a.db"), run_id="x", cfg=config(epochs=2, gate={"early_reject": True})))
+    slow = asyncio.run(run(str(tmp_path / "b.db"), run_id="x", cfg=config(epochs=2, gate={"early_reject": False})))
+    verdicts = lambda db: [(d.edit.summary() if d.edit else None, d.evidence.accepted) for d in decisions(db, "x")]
+    assert verdicts(tmp_path / "a.db") == verdicts(tmp_path / "b.db")
+    assert fast.library.content_hash == slow.library.content_hash
+    assert fast.state.gate_episodes_saved > 0 and slow.state.gate_episodes_saved == 0
+    assert fast.state.gate_episodes < slow.state.gate_episodes
+
+
+def test_the_sealed_test_cannot_be_read_twice() -> None:
+    state = RunState()
+    sealed = SealedSplit([], state)
+    sealed.read()
+    with pytest.raises(SealedSplitError, match="already read"):
+        sealed.read()
+
+
+def script(db: Path, *args: str, hash_seed: str = "0") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    return subprocess.run([sys.executable, "-m", "tests.improve.scripted_run", str(db), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_decisions_are_identical_under_two_hash_seeds(tmp_path: Path) -> None:
+    first = script(tmp_path / "a.db", hash_seed="1")
+    second = script(tmp_path / "b.db", hash_seed="4242")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    probes = lambda db: [d.evidence.extra.get("probe") for d in decisions(db, "r1")]
+    assert probes(tmp_path / "a.db") == probes(tmp_path / "b.db")
+
+
+def test_a_run_killed_mid_batch_resumes_to_the_same_library(tmp_path: Path) -> None:
+    whole = script(tmp_path / "whole.db")
+    assert whole.returncode == 0, whole.stderr
+    killed = script(tmp_path / "crash.db", "40")
+    assert killed.returncode == -9  # SIGKILL in the middle of a batch
+    resumed = script(tmp_path / "crash.db", "100000", "r1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == json.loads(whole.stdout)
+    store = LibraryStore(tmp_path / "crash.db")
+    keys = [v.number for v in store.versions("r1") if v.origin == "proposer"]
+    assert len(keys) == json.loads(whole.stdout)["accepted"]  # no edit applied twice
