@@ -1,18 +1,37 @@
 """grasp: learn a small library of skills from an agent's failures, keep only what is proven to help."""
 
+from .config import GateConfig, LoopConfig, ModelConfig, RunConfig
 from .edits import Edit, EditKind, Evidence, ProbeOutcome
+from .environment import Environment, Episode, Session, Step
 from .errors import GraspError
+from .evaluate import EvalResult, evaluate
+from .improve import ImproveResult, improve
 from .skills import Skill
 from .store import LibraryStore, Version
+from .tasks import Grade, Task
 
 __all__ = [
     "Edit",
     "EditKind",
+    "Environment",
+    "Episode",
+    "EvalResult",
     "Evidence",
+    "GateConfig",
+    "Grade",
     "GraspError",
+    "ImproveResult",
     "LibraryStore",
+    "LoopConfig",
+    "ModelConfig",
     "ProbeOutcome",
+    "RunConfig",
+    "Session",
     "Skill",
+    "Step",
+    "Task",
     "Version",
+    "evaluate",
+    "improve",
 ]
 __version__ = "0.1.0"

@@ -19,15 +19,14 @@ root   ::= get | post | finish
 get    ::= "GET " url
 post   ::= ("POST " | "PUT ") url "\n" json
 finish ::= "FINISH(" list ")"
-url    ::= [^ \n]{1,300}
+url    ::= [^ \n]+
 list   ::= "[" ws (value (ws "," ws value)*)? ws "]"
-json   ::= "{" [^\x00]{0,1500}
+json   ::= "{" [^\x00]*
 value  ::= number | string
-number ::= "-"? [0-9]{1,8} ("." [0-9]{1,6})?
-string ::= "\"" [^"\n]{0,200} "\""
-ws     ::= [ ]{0,2}
+number ::= "-"? [0-9]+ ("." [0-9]+)?
+string ::= "\"" [^"\n]* "\""
+ws     ::= " "?
 """
-
 
 @dataclass(frozen=True)
 class Action:

@@ -153,7 +153,10 @@ class Improver:
 
     async def _step(self, epoch: int, index: int, batch: list[Task]) -> None:
         key = f"e{epoch}:b{index}"
-        head = self.head()
+        if key not in self.state.step_base:  # pin the library this step started from, for resume
+            self.state.step_base[key] = self.head().number
+            self.save()
+        head = self.libraries.version(self.library, self.state.step_base[key])
         episodes = await self._run(batch, head.skills, phase="train", prefix=f"train:{key}")
         accuracy = sum(e.passed for e in episodes) / max(1, len(episodes))
         self.emit("batch", {"key": key, "accuracy": accuracy, "skills": len(head.skills)})

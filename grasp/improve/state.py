@@ -19,6 +19,7 @@ class RunState(BaseModel):
     epoch: int = 1
     batch: int = 0  # next batch to run in this epoch
     baseline_done: bool = False
+    step_base: dict[str, int] = Field(default_factory=dict)  # step key -> library version it started from
     probe_pool: list[str] = Field(default_factory=list)  # dev task ids reserved for early probes
     labels: dict[str, str] = Field(default_factory=dict)
     proposals: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)  # decision key -> candidates
