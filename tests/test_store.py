@@ -154,3 +154,17 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path) -> None:
     bogus.write_text("this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a usable grasp database"):
         LibraryStore(bogus)
+
+
+def test_a_version_1_database_is_migrated_in_place(db_path) -> None:
+    LibraryStore(db_path).create("lib")
+    with sqlite3.connect(db_path) as conn:  # make it look like a database written by schema version 1
+        for table in ("episodes", "usage", "model_cache", "runs"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE grasp_meta SET value = '1' WHERE key = 'schema_version'")
+    store = LibraryStore(db_path)
+    assert store.version("lib").number == 0
+    with sqlite3.connect(db_path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        version = conn.execute("SELECT value FROM grasp_meta WHERE key = 'schema_version'").fetchone()[0]
+    assert {"runs", "episodes", "usage", "model_cache"} <= tables and version == str(SCHEMA_VERSION)
