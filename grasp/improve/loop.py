@@ -27,7 +27,7 @@ from .classifier import label_failures, label_key
 from .decide import GateRunner, Judged, best, evidence_for
 from .gate import GateRule
 from .probe import sample_probe
-from .proposer import Candidate, build_prompt, forbidden_values, propose, to_candidate
+from .proposer import Candidate, build_prompt, forbidden_values, propose, revision_prompt, to_candidate
 from .state import RunState, ValPoint
 
 Event = Callable[[str, dict], None]
@@ -244,6 +244,13 @@ class Improver:
         for _, edit in valid:
             judged.append(await self.gate.judge(probe, baseline, head.skills, edit))
         winner = best(judged)
+        if winner is not None and winner.tally and winner.tally.regressions and self.config.loop.revise:
+            revised = await self._revise(key, probe, baseline, head.skills, winner, candidates)
+            if revised is not None:
+                valid.append((len(candidates), revised.edit))
+                judged.append(revised)
+                candidates.append(Candidate(edit=revised.edit, group="revision"))
+                winner = revised
         for (index, edit), result in zip(valid, judged, strict=True):
             self.state.gate_episodes += result.tally.run if result.tally else 0
             self.state.gate_episodes_saved += result.tally.skipped if result.tally else 0
@@ -252,7 +259,7 @@ class Improver:
             if result is winner:
                 evidence = evidence_for(result, self.rule, accepted=True, reason=result.reason, models=models,
                                         extra=extra)
-                origin = "recovery" if candidates[index].group == "recovery" else "proposer"
+                origin = {"recovery": "recovery", "revision": "revision"}.get(candidates[index].group, "proposer")
                 version = self.libraries.apply(self.library, edit, origin=origin, evidence=evidence, base=head.number,
                                                idempotency_key=f"{self.run_id}:{key}", run_id=self.run_id)
                 self.state.accepted += 1
@@ -265,6 +272,38 @@ class Improver:
                                                run_id=self.run_id)
                 self.state.refused += 1
                 self.emit("refused", {"key": key, "edit": edit.summary(), "evidence": evidence.one_line()})
+
+    async def _revise(self, key: str, probe: list[Task], baseline: list[Episode], skills: dict[str, Skill],
+                      winner: Judged, candidates: list[Candidate]) -> Judged | None:
+        """A narrower version of a winner that broke probe items; kept only if it scores strictly higher."""
+        skill = winner.edit.skill
+        if skill is None or winner.tally is None:
+            return None
+        revision_key = f"{key}:revision"
+        if revision_key not in self.state.proposals:
+            broken = {item.task_id for item in winner.tally.items if item.regressed}
+            fixed = {item.task_id for item in winner.tally.items if item.fixed}
+            prompt = revision_prompt(skill, [e for e in baseline if e.task_id in broken],
+                                     [e for e in baseline if e.task_id in fixed])
+            proposals, _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.config.seed)
+            candidate = to_candidate(proposals[0], library={**skills, skill.name: skill},
+                                     capacity=self.config.loop.capacity + 1, family=skill.tags[0] if skill.tags else "",
+                                     forbidden=set(), group="revision")
+            if candidate.edit is not None and candidate.edit.skill is not None:
+                revised_skill = candidate.edit.skill.model_copy(update={"name": skill.name, "tags": skill.tags})
+                candidate = Candidate(edit=winner.edit.model_copy(update={"skill": revised_skill}), group="revision")
+            self.state.proposals[revision_key] = [candidate.model_dump(mode="json")]
+            self.save()
+        candidate = Candidate.model_validate(self.state.proposals[revision_key][0])
+        if candidate.edit is None:
+            self.state.notes.append(f"{key}: revision refused ({candidate.refusal})")
+            return None
+        judged = await self.gate.judge(probe, baseline, skills, candidate.edit)
+        if judged.accepted and judged.tally and judged.tally.score > winner.tally.score:
+            winner.accepted, winner.reason = False, f"superseded by its revision ({winner.reason})"
+            return judged
+        self.state.notes.append(f"{key}: revision did not beat the original ({judged.reason})")
+        return None
 
     async def _probe(self, key: str, batch: list[Task], skills: dict[str, Skill]) -> list[Task]:
         """Probe items outside the batch, balanced on their current pass/fail status."""

@@ -150,3 +150,15 @@ def forbidden_values(tasks: list[Task]) -> set[str]:
             elif isinstance(value, str) and len(value) >= 6 and value != "Patient not found":
                 values.add(value)
     return values
+
+
+def revision_prompt(skill: Skill, broken: list[Episode], fixed: list[Episode]) -> list[dict[str, str]]:
+    """Ask for a narrower version of ``skill`` that keeps its fixes and stops breaking ``broken``."""
+    parts = [f"BROKEN by the skill (passed before it):\n{compress(e, limit=700)}" for e in broken[:2]]
+    parts += [f"FIXED by the skill:\n{compress(e, limit=700)}" for e in fixed[:1]]
+    user = (f"This skill was accepted on probation but broke some tasks that passed without it.\n\n"
+            f"Skill {skill.name}: {skill.description}\n{skill.body}\n\n" + "\n\n".join(parts)
+            + "\n\nRewrite it more narrowly (same name, action MODIFY) so it keeps the fixes and stops the breakage. "
+              "Use placeholders like <MRN> and <value>, never real values.")
+    return [{"role": "system", "content": "You revise skills for an agent: short Markdown how-tos."},
+            {"role": "user", "content": user}]

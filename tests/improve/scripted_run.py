@@ -34,7 +34,10 @@ def executor(kill_after: int | None = None) -> ScriptedModel:
         question = messages[1]["content"].split("What is ")[1].rstrip("?")
         if "### harmful-" in system:
             return "ANSWER: -1"
-        if "*" in question and f"### {HELPFUL}" not in system:
+        broad = "### broad-calc" in system
+        if broad and "*" not in question and "only products" not in system:
+            return "ANSWER: -1"  # the broad skill breaks plain sums until it is narrowed
+        if "*" in question and f"### {HELPFUL}" not in system and not broad:
             return "ANSWER: 0"
         return f"ANSWER: {safe_eval(question)}"
 

@@ -111,3 +111,19 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_library(tmp_path: Path) -> N
     store = LibraryStore(tmp_path / "crash.db")
     keys = [v.number for v in store.versions("r1") if v.origin == "proposer"]
     assert len(keys) == json.loads(whole.stdout)["accepted"]  # no edit applied twice
+
+
+def test_a_winner_that_broke_items_is_replaced_by_a_narrower_revision(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    broad = proposal("broad-calc", "Use for any what question: compute first.", "Always CALC: <expression> first.")
+    narrow = proposal("broad-calc", "Use for any what question: compute first.",
+                      "Use CALC for only products; answer sums directly.", action="MODIFY")
+    cfg = config(epochs=1, candidates=1, gate={"regression_budget": 2, "probe_size": 8})
+    result = asyncio.run(run(str(db), run_id="rev", proposals=[broad, narrow], cfg=cfg))
+    versions = LibraryStore(db).versions("rev")
+    revision = next(v for v in versions if v.origin == "revision")
+    assert "only products" in revision.skills["broad-calc"].body
+    assert revision.evidence is not None and revision.evidence.regressions == 0
+    superseded = [d for d in decisions(db, "rev") if "superseded by its revision" in d.evidence.reason]
+    assert len(superseded) == 1 and superseded[0].evidence.regressions > 0
+    assert "only products" in result.library.skills["broad-calc"].body
