@@ -7,14 +7,21 @@ from typing import Any
 from .environment import Environment
 from .errors import NotFoundError
 
-BUILT_IN = ("fhir", "arithmetic")
+BUILT_IN = ("fhir", "arithmetic", "medagentbench")
 
 
 def load_environment(name: str, **options: Any) -> Environment:
     if name == "fhir":
         from environments.fhir.environment import FhirEnvironment
 
-        return FhirEnvironment(**options)
+        return FhirEnvironment(**{k: v for k, v in options.items() if k in {"base_url", "max_rounds"}})
+    if name == "medagentbench":
+        from environments.fhir.medagentbench import MedAgentBenchEnvironment
+
+        missing = {"task_file", "base_url"} - set(options)
+        if missing:
+            raise NotFoundError(f"the medagentbench environment needs {', '.join(sorted(missing))}")
+        return MedAgentBenchEnvironment(**options)
     if name == "arithmetic":
         from environments.arithmetic import ArithmeticEnvironment
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +32,8 @@ def eval_command(
     family: Annotated[list[str] | None, typer.Option(help="Only this task family (repeatable).")] = None,
     concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 1,
     cache: Annotated[bool, typer.Option(help="Reuse temperature-0 replies from earlier runs.")] = True,
+    base_url: Annotated[str | None, typer.Option(help="Use an external FHIR server at this base URL.")] = None,
+    task_file: Annotated[Path | None, typer.Option(help="MedAgentBench task file (--env medagentbench).")] = None,
     db: DbOption = None,
 ) -> None:
     """Evaluate a library (or no skills) on a split; the run is stored."""
@@ -40,8 +43,9 @@ def eval_command(
     skills = {}
     if library:
         skills = LibraryStore(database).resolve(library).skills
-    environment = load_environment(env)
-    tasks = environment.tasks(split)
+    options = {key: value for key, value in (("base_url", base_url), ("task_file", task_file)) if value}
+    environment = load_environment(env, **options)
+    tasks = environment.tasks("all" if env == "medagentbench" else split)
     if family:
         unknown = set(family) - {task.family for task in tasks}
         if unknown:

@@ -1,0 +1,150 @@
+"""MedAgentBench task files against an external MedAgentBench FHIR server.
+
+A task file is a JSON list of records ``{id: "taskN_k", instruction, context, sol?, eval_MRN?}``.
+Grading follows MedAgentBench's semantics: answers are compared with ``sol``
+when the file has it, otherwise with a reference computed from the server at
+grading time; POST payloads are read from the episode (MedAgentBench never
+sends them to the server, so a payload only has to parse and carry the
+expected fields, not be valid FHIR).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from grasp.environment import Session, Step
+from grasp.errors import ValidationError
+from grasp.tasks import Grade, Task
+from probes.manifest import Manifest
+
+from .environment import FhirEnvironment, FhirSession
+from .protocol import Action, parse_action
+
+NOW_PATTERN = re.compile(r"It's (\S+?) now")
+LAB_WINDOWS = {"task4": ("MG", 24), "task6": ("GLU", 24), "task7": ("GLU", None)}
+
+
+def load_medagentbench(path: Path) -> list[Task]:
+    """Read a MedAgentBench task file into Tasks (family ``mab_taskN``); errors name the record."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValidationError(f"{path}: not a readable JSON task file ({error})") from None
+    if not isinstance(records, list):
+        raise ValidationError(f"{path}: expected a JSON list of task records")
+    tasks = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or not {"id", "instruction"} <= set(record):
+            raise ValidationError(f"{path}: record {index} needs at least 'id' and 'instruction'")
+        kind = str(record["id"]).split("_")[0]
+        tasks.append(Task(
+            id=str(record["id"]), family=f"mab_{kind}", instruction=str(record["instruction"]),
+            context=str(record.get("context", "")),
+            solution={"sol": record.get("sol"), "mrn": record.get("eval_MRN"), "kind": kind},
+        ))
+    return tasks
+
+
+def task_now(task: Task) -> datetime:
+    match = NOW_PATTERN.search(task.context)
+    if not match:
+        raise ValidationError(f"task {task.id}: its context states no 'It's <time> now.'")
+    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
+
+
+async def reference_answer(client: httpx.AsyncClient, task: Task) -> list[Any] | None:
+    """The expected FINISH list computed from the server, for the lab-value task kinds."""
+    kind, mrn = task.solution["kind"], task.solution["mrn"]
+    if kind not in LAB_WINDOWS or not mrn:
+        return None
+    code, hours = LAB_WINDOWS[kind]
+    response = await client.get("Observation", params={"patient": mrn, "code": code, "_count": 5000})
+    entries = response.json().get("entry", [])
+    now = task_now(task)
+    values = []
+    for entry in entries:
+        resource = entry["resource"]
+        moment = datetime.fromisoformat(resource["effectiveDateTime"].replace("Z", "+00:00"))
+        if hours is None or moment >= now - timedelta(hours=hours):
+            values.append((moment, resource["valueQuantity"]["value"]))
+    if not values:
+        return [-1]
+    if kind == "task6":
+        return [sum(value for _, value in values) / len(values)]
+    return [max(values)[1]]
+
+
+def grade_medagentbench(task: Task, answer: list[Any] | None, posts: list[dict[str, Any]],
+                        reference: list[Any] | None) -> Grade:
+    """Compare with ``sol`` (or the server reference); write kinds check the episode's POST payloads."""
+    kind = task.solution["kind"]
+    expected = task.solution["sol"] if task.solution["sol"] is not None else reference
+    if kind in {"task3", "task8"}:
+        wanted = "Observation" if kind == "task3" else "ServiceRequest"
+        mine = [p for p in posts if p.get("resourceType") == wanted]
+        if len(mine) != 1:
+            return Grade(passed=False, reason=f"expected one {wanted} POST, got {len(mine)}", tags=["missing-order"])
+        subject = (mine[0].get("subject") or {}).get("reference")
+        if subject != f"Patient/{task.solution['mrn']}":
+            return Grade(passed=False, reason=f"POST for {subject}", tags=["wrong-patient"])
+        return Grade(passed=True, reason="payload matches")
+    if expected is None:
+        return Grade(passed=False, reason=f"no sol in the task file and no server reference for {kind}",
+                     tags=["ungradable"])
+    if answer is None or len(answer) != len(expected):
+        return Grade(passed=False, reason=f"answered {answer!r}, expected {expected!r}", tags=["answer-shape"])
+    for got, want in zip(answer, expected, strict=True):
+        if isinstance(want, (int, float)) and not isinstance(want, bool):
+            try:
+                if abs(float(got) - float(want)) > (0.1 if kind == "task6" else 1e-6):
+                    return Grade(passed=False, reason=f"answered {got!r}, expected {want!r}", tags=["wrong-value"])
+            except (TypeError, ValueError):
+                return Grade(passed=False, reason=f"answer {got!r} is not a bare number", tags=["answer-with-units"])
+        elif str(got) != str(want):
+            return Grade(passed=False, reason=f"answered {got!r}, expected {want!r}", tags=["wrong-value"])
+    return Grade(passed=True, reason="correct")
+
+
+
+class MedAgentBenchSession(FhirSession):
+    """GETs go to the server; POSTs are checked for JSON and recorded but never sent."""
+
+    async def step(self, reply: str) -> Step:
+        parsed = parse_action(reply)
+        if isinstance(parsed, Action) and parsed.kind in {"POST", "PUT"}:
+            self.posted.append(parsed.body or {})
+            return Step(observation="POST request accepted and executed successfully.",
+                        action=f"{parsed.kind} {parsed.url}")
+        return await super().step(reply)
+
+    async def grade(self, answer: list[Any] | None) -> Grade:
+        reference = await reference_answer(self.env.client(), self.task)
+        return grade_medagentbench(self.task, answer, self.posted, reference)
+
+    async def close(self) -> None:
+        """Nothing was written to the server."""
+
+
+class MedAgentBenchEnvironment(FhirEnvironment):
+    """A MedAgentBench task file (split ``all``) run against its own FHIR server at ``base_url``."""
+
+    name = "medagentbench"
+
+    def __init__(self, task_file: Path, base_url: str, **options: Any) -> None:
+        self.task_file = Path(task_file)
+        tasks = load_medagentbench(self.task_file)
+        super().__init__(manifest=Manifest(environment="medagentbench", splits={"all": tasks}), base_url=base_url,
+                         **options)
+
+    def manifest_hash(self) -> str:
+        return hashlib.sha256(self.task_file.read_bytes()).hexdigest()
+
+    async def open(self, task: Task) -> Session:
+        return MedAgentBenchSession(self, task)

@@ -1,0 +1,85 @@
+"""MedAgentBench task files: loading, and grading with its semantics against a live FHIR server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from environments.fhir.families import WorldIndex
+from environments.fhir.medagentbench import grade_medagentbench, load_medagentbench, reference_answer
+from environments.fhir.server import create_app
+from environments.fhir.storage import WorldStore
+from grasp.errors import ValidationError
+
+from ..helpers import serve
+
+
+def test_loading_and_grading_against_a_served_world(tmp_path: Path, world_store: WorldStore,
+                                                    world_index: WorldIndex) -> None:
+    mrn = next(m for m in world_index.mrns() if world_index.latest(m, "GLU"))
+    latest = world_index.latest(mrn, "GLU")
+    records = [
+        {"id": "task1_1", "instruction": "MRN of X?", "context": "", "sol": [mrn]},
+        {"id": "task7_1", "instruction": f"Latest glucose of {mrn}?",
+         "context": "It's 2024-03-15T09:30:00+00:00 now. The code for glucose is GLU.", "eval_MRN": mrn},
+        {"id": "task8_1", "instruction": "Refer", "context": "", "eval_MRN": mrn},
+    ]
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(records))
+    lookup, glucose, referral = load_medagentbench(path)
+    assert (lookup.family, glucose.family) == ("mab_task1", "mab_task7")
+    assert grade_medagentbench(lookup, [mrn], [], None).passed
+    assert not grade_medagentbench(lookup, ["S0000000"], [], None).passed
+
+    with serve(create_app(world_store)) as base:
+        async def reference():
+            async with httpx.AsyncClient(base_url=f"{base}/fhir/") as client:
+                return await reference_answer(client, glucose)
+
+        expected = asyncio.run(reference())
+    assert expected == [latest.value]
+    assert grade_medagentbench(glucose, [latest.value], [], expected).passed
+    assert grade_medagentbench(glucose, [f"{latest.value} mg/dL"], [], expected).tags == ["answer-with-units"]
+    post = {"resourceType": "ServiceRequest", "subject": {"reference": f"Patient/{mrn}"}}
+    assert grade_medagentbench(referral, None, [post], None).passed
+    assert not grade_medagentbench(referral, None, [], None).passed
+
+
+def test_bad_task_files_name_the_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"id": "task1_1"}]')
+    with pytest.raises(ValidationError, match="record 0 needs at least 'id' and 'instruction'"):
+        load_medagentbench(bad)
+    bad.write_text("{nope")
+    with pytest.raises(ValidationError, match="not a readable JSON task file"):
+        load_medagentbench(bad)
+
+
+def test_the_environment_sends_gets_and_only_records_posts(tmp_path: Path, world_store: WorldStore,
+                                                           world_index: WorldIndex) -> None:
+    from environments.fhir.medagentbench import MedAgentBenchEnvironment
+
+    mrn = world_index.mrns()[0]
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps([{"id": "task8_1", "instruction": "Refer", "context": "", "eval_MRN": mrn}]))
+    with serve(create_app(world_store)) as base:
+        env = MedAgentBenchEnvironment(path, f"{base}/fhir/")
+
+        async def episode():
+            (task,) = env.tasks("all")
+            session = await env.open(task)
+            looked = await session.step(f"GET Patient/{mrn}")
+            body = json.dumps({"resourceType": "ServiceRequest", "subject": {"reference": f"Patient/{mrn}"}})
+            posted = await session.step(f"POST ServiceRequest\n{body}")
+            grade = await session.grade(None)
+            await env.aclose()
+            return looked, posted, grade
+
+        looked, posted, grade = asyncio.run(episode())
+    assert looked.observation.startswith("HTTP 200")
+    assert posted.observation.startswith("POST request accepted") and grade.passed
+    assert world_store.writes("anonymous") == []  # nothing reached the server
