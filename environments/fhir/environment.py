@@ -78,11 +78,8 @@ class FhirEnvironment(Environment):
         return ACTION_GRAMMAR
 
     def protocol_notes(self) -> str:
-        return (
-            "Actions: GET url | POST url + JSON body | PUT url + JSON body | FINISH([...]). "
-            "Answers are bare numbers or quoted strings. Writes must be valid FHIR R4. "
-            "Task families: " + "; ".join(f"{name}: {f.needs}" for name, f in sorted(FAMILIES.items()))
-        )
+        """For the proposer: the same API description the agent gets."""
+        return self.instructions()
 
     def client(self) -> httpx.AsyncClient:
         """The HTTP client every episode shares; it can reach only this environment's server."""

@@ -32,6 +32,8 @@ class LiveView:
         line = None
         if kind == "phase":
             self.progress.relabel(data["label"], data["total"])
+            if not console.is_terminal:
+                line = f"{data['label']}: {data['total']} episode(s)"
         elif kind == "batch":
             line = f"batch {data['key']}: dev accuracy {data['accuracy']:.0%} with {data['skills']} skill(s)"
         elif kind == "accepted":

@@ -17,6 +17,7 @@ class EpisodeProgress:
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("acc {task.fields[accuracy]}"), TextColumn("{task.fields[tokens]} tok"),
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False,
+            disable=not console.is_terminal,  # piped output (CI logs) gets the event lines only
         )
         self.task = self.progress.add_task(label, total=total, accuracy="-", tokens=0)
 

@@ -190,15 +190,17 @@ class Improver:
         if not passing:  # contrast with a pass of the same family from earlier in the run
             passing = [e for e in self.runs.episodes(self.run_id, phase="train") if e.passed and e.family == family][-1:]
         evidence = self._skill_evidence()
+        tasks = {t.id: t for t in self.dev}
+        instruction = tasks[failing[0].task_id].instruction if failing[0].task_id in tasks else ""
         prompt, cut = build_prompt(label, failing, passing, skills, evidence, self.config.loop.capacity,
-                                   self.env.protocol_notes()[:700], budget_chars=self._prompt_budget())
+                                   self.env.protocol_notes()[:1500], budget_chars=self._prompt_budget(),
+                                   instruction=instruction)
         if cut:
             self.state.notes.append(f"{key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
         self.emit("note", {"text": f"{key}: proposing for '{label}' ({len(failing)} failure(s), {family})"})
         proposals, _ = await propose(self.proposer, prompt, self.config.loop.candidates,
                                      temperature=self.config.loop.proposal_temperature,
                                      seed=self.config.seed + len(self.state.proposals))
-        tasks = {t.id: t for t in self.dev}
         forbidden = forbidden_values([tasks[e.task_id] for e in failing + passing if e.task_id in tasks])
         candidates, seen = [], set()
         for proposal in proposals:

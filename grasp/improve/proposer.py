@@ -30,16 +30,27 @@ class Proposal(BaseModel):
     """The fill-in structure the proposer answers with."""
 
     action: Literal["ADD", "MODIFY", "REMOVE", "REPLACE"]
-    name: str = Field(description="skill name: lowercase words joined by hyphens")
+    name: str = Field(max_length=48, description="short hyphenated skill name, like sort-newest-first")
     target: str | None = Field(default=None, description="for REMOVE/REPLACE: the existing skill to remove")
-    description: str = Field(default="", description="when to use the skill, one sentence")
-    body: str = Field(default="", description="3-6 short imperative steps; use <MRN>, <CODE>, <value> placeholders")
+    description: str = Field(min_length=10, description="when to use the skill, one sentence")
+    body: str = Field(min_length=20, description="3-6 short imperative steps; use <MRN>, <CODE>, <value> placeholders")
 
 
 class Candidate(BaseModel):
     edit: Edit | None
     refusal: str | None = None
     group: str = ""
+
+
+EXAMPLE = ('{"action": "ADD", "name": "count-active-orders", "description": "Use when asked how many active '
+           'medication orders a patient has.", "body": "1. GET MedicationRequest?patient=<MRN>&status=active&_count=100'
+           '\\n2. Count the entries of the Bundle.\\n3. FINISH([<count>])"}')
+MRN = re.compile(r"\bS\d{7}\b")
+
+
+def mask(text: str) -> str:
+    """Hide patient ids from the proposer, so that skills come out with placeholders."""
+    return MRN.sub("<MRN>", text)
 
 
 def build_prompt(
@@ -52,21 +63,25 @@ def build_prompt(
     notes: str,
     *,
     budget_chars: int,
+    instruction: str = "",
 ) -> tuple[list[dict[str, str]], int]:
-    traces = [f"FAILING example:\n{compress(e)}" for e in failing[:2]]
-    traces += [f"PASSING example (same kind of task):\n{compress(e)}" for e in passing[:1]]
+    """The proposer prompt: the task, failing traces next to a passing one, the library, a fill-in format."""
+    traces = [f"FAILED attempt:\n{mask(compress(e))}" for e in failing[:2]]
+    traces += [f"SUCCESSFUL attempt on a similar task:\n{mask(compress(e))}" for e in passing[:1]]
     kept, cut = within_budget(traces, budget_chars)
     skills = "\n".join(f"- {s.name}: {s.description} [{evidence.get(s.name, 'no evidence yet')}]"
-                       for s in library.values()) or "(empty)"
+                       for s in library.values()) or "(none yet)"
     at_capacity = len(library) >= capacity
-    system = ("You improve an agent by writing short skills: Markdown how-tos it reads before each task. "
-              "Compare the failing and passing examples, find what the agent did wrong, and write ONE edit. "
-              "Never copy patient ids, dates or values from the examples: use placeholders like <MRN>, <CODE>, "
-              "<value>.")
-    user = (f"Protocol: {notes}\n\nFailure mechanism: {label}\n\n" + "\n\n".join(kept)
-            + f"\n\nCurrent skills ({len(library)}/{capacity}):\n{skills}\n\n"
-            + ("The library is full: use MODIFY, REMOVE or REPLACE." if at_capacity else
-               "Use ADD for a new skill, MODIFY to rewrite an existing one (same name), REMOVE or REPLACE."))
+    system = ("You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
+              "checklist the agent will read before similar tasks, so that it avoids the mistake it made.")
+    user = (f"API: {notes}\n\nThe task was: {mask(instruction)}\n\n" + "\n\n".join(kept)
+            + f"\n\nThe mistake is labelled: {label}.\n\nSkills the agent has now ({len(library)}/{capacity}):\n{skills}\n\n"
+            + ("The library is full: use MODIFY (same name, better body), REMOVE or REPLACE.\n" if at_capacity else
+               "Use ADD for a new skill, or MODIFY to rewrite an existing one under the same name.\n")
+            + "Write the skill as one JSON object. name: a short hyphenated name of the fix, like sort-newest-first. "
+              "description: 'Use when ...' naming the kind of task. body: 3-5 numbered steps with the exact request "
+              "pattern to send and how to read the answer from the result, using placeholders like <MRN>, <CODE> "
+              "and <value>, never real ids or values. Example of the format, for a different task:\n" + EXAMPLE)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}], cut
 
 
@@ -134,8 +149,10 @@ def to_candidate(
         if kind is EditKind.REPLACE:
             return Candidate(edit=Edit(kind=kind, target=target, skill=skill), group=group)
         return Candidate(edit=Edit(kind=kind, skill=skill), group=group)
-    except (PydanticValidationError, ValueError) as error:
-        return Candidate(edit=None, refusal=f"invalid skill: {str(error).splitlines()[-1][:160]}", group=group)
+    except PydanticValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "skill"
+        return Candidate(edit=None, refusal=f"invalid skill: {where}: {first['msg'][:160]}", group=group)
 
 
 def forbidden_values(tasks: list[Task]) -> set[str]:

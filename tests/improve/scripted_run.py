@@ -56,7 +56,7 @@ def proposer(proposals: list[str]) -> ScriptedModel:
         if "classify" in messages[0]["content"]:
             count = int(re.search(r"Give exactly (\d+) labels", messages[-1]["content"]).group(1))
             return json.dumps({"labels": ["guessed_product"] * count})
-        return queue.pop(0) if queue else proposal("be-careful", "Use always: be careful.", "Be careful.")
+        return queue.pop(0) if queue else proposal("be-careful", "Use always: be careful.", "Be careful and check your work twice.")
 
     return ScriptedModel(reply, name="replay-proposer")
 
@@ -71,7 +71,7 @@ def config(**loop: object) -> RunConfig:
 DEFAULT_PROPOSALS = [
     proposal(HELPFUL, "Use for product questions: compute with CALC before answering."),
     proposal("harmful-shortcut", "Use for every question: answer fast."),
-    proposal("be-careful", "Use for every question: be careful.", "Be careful."),
+    proposal("be-careful", "Use for every question: be careful.", "Be careful and check your work twice."),
 ]
 
 

@@ -43,7 +43,7 @@ def test_a_fixing_edit_is_accepted_and_harmful_and_no_op_edits_are_refused(tmp_p
 
 def test_capacity_is_never_exceeded(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
-    many = [proposal(f"skill-{i}", f"Use for product questions variant {i}.", f"Step {i}.") for i in range(6)]
+    many = [proposal(f"skill-{i}", f"Use for product questions variant {i}.", f"Step {i}: compute the product first.") for i in range(6)]
     many.insert(0, proposal(HELPFUL, "Use for product questions: compute with CALC before answering."))
     result = asyncio.run(run(str(db), run_id="cap", proposals=many, cfg=config(capacity=1, epochs=2, candidates=2)))
     for version in LibraryStore(db).versions("cap"):
