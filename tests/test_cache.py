@@ -33,3 +33,11 @@ def test_second_run_hits_the_cache_and_usage_is_booked_per_role(tmp_path) -> Non
     different = MeteredModel(ScriptedModel(reply), role="executor", cache=cache)
     asyncio.run(different.chat(MESSAGES, max_tokens=5))  # another request shape: a miss
     assert different.misses == 1 and different.hits == 0
+
+
+def test_runs_show_prices_tokens_per_role(tmp_path) -> None:
+    from grasp.cli.evaluation import role_prices
+
+    prices = role_prices({"executor": {"prices": {"prompt": 1.0, "completion": 2.0}}})
+    assert prices["executor"] == prices["proposer"] == prices["classifier"] == {"prompt": 1.0, "completion": 2.0}
+    assert role_prices({"executor": {}})["executor"] == {}

@@ -47,9 +47,11 @@ class MeteredModel(Model):
 
     def _book(self, result: ChatResult) -> None:
         if self.runs is not None and self.run_id is not None:
-            self.runs.add_usage(self.run_id, self.role, self.id, prompt_tokens=result.prompt_tokens,
-                                completion_tokens=result.completion_tokens,
-                                seconds=0.0 if result.cached else result.latency_s, cached=result.cached)
+            # A cache hit is booked as a call that processed no tokens and cost nothing.
+            spent = 0 if result.cached else 1
+            self.runs.add_usage(self.run_id, self.role, self.id, prompt_tokens=spent * result.prompt_tokens,
+                                completion_tokens=spent * result.completion_tokens,
+                                seconds=spent * result.latency_s, cached=result.cached)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
