@@ -70,7 +70,7 @@ async def local(env: FhirEnvironment, count: int) -> None:
             env.instructions = stable  # type: ignore[method-assign]
             prompt_tokens.append(episode.prompt_tokens)
         print(f"embedded model, {label}: median episode {statistics.median(wall):.1f} s, "
-              f"{inside['seconds'] / sum(wall):.1%} of wall time inside the model, "
+              f"{inside['seconds'] / sum(wall):.2%} of wall time inside the model, "
               f"median prompt tokens {statistics.median(prompt_tokens):.0f} per episode")
     await model.aclose()
 

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -84,7 +83,6 @@ def main() -> None:
         print(f"search over HTTP:  p50 {percentile(remote, .5) * 1e3:.3f} ms, p99 {percentile(remote, .99) * 1e3:.3f} ms")
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory of this process (world generation + server): {rss:.0f} MB")
-        print(f"median in-process latency: {statistics.median(local) * 1e3:.3f} ms")
 
 
 if __name__ == "__main__":
