@@ -6,7 +6,7 @@ import html
 from collections import defaultdict
 from pathlib import Path
 
-from .cli.library import diff_versions
+from .diff import diff_versions
 from .evaluate import wilson
 from .store import Database, LibraryStore
 from .store.runs import RunStore

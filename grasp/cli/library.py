@@ -6,7 +6,6 @@ lives only here.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from rich.text import Text
 from ..edits import Edit
 from ..errors import ValidationError
 from ..skillfiles import export_skills, import_skills, render_skill_file
-from ..store import Version
+from ..diff import diff_versions
 from ..store.library import DEFAULT_CAPACITY
 from ._common import DbOption, console, open_store
 
@@ -120,28 +119,6 @@ def diff(
         elif line.startswith("@@"):
             style = "cyan"
         console.print(Text(line, style=style), soft_wrap=True)
-
-
-def diff_versions(old: Version, new: Version) -> list[str]:
-    """Unified diff lines between two versions, one block per changed skill."""
-    lines: list[str] = []
-    for skill_name in sorted(set(old.skills) | set(new.skills)):
-        before = render_skill_file(old.skills[skill_name]) if skill_name in old.skills else ""
-        after = render_skill_file(new.skills[skill_name]) if skill_name in new.skills else ""
-        if before == after:
-            continue
-        status = "added" if not before else "removed" if not after else "modified"
-        lines.append(f"{status}: {skill_name}")
-        lines.extend(
-            line.rstrip("\n")
-            for line in difflib.unified_diff(
-                before.splitlines(keepends=True),
-                after.splitlines(keepends=True),
-                fromfile=f"{old.ref}/{skill_name}",
-                tofile=f"{new.ref}/{skill_name}",
-            )
-        )
-    return lines
 
 
 @app.command()
