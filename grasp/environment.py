@@ -77,6 +77,11 @@ class Environment(ABC):
         """Optional facts about the protocol for the skill proposer."""
         return ""
 
+    def check_skill(self, text: str) -> str | None:
+        """Optional: why a skill's text would fail in this environment (e.g. a request the server
+        rejects), or None. Lets the loop repair or refuse a candidate before spending probe episodes."""
+        return None
+
     def manifest_hash(self) -> str | None:
         """Content hash of the task manifest, recorded by every run."""
         return None

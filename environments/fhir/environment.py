@@ -8,8 +8,10 @@ in parallel); ``base_url`` targets a server over real HTTP instead, ours
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -20,10 +22,12 @@ from probes.manifest import Manifest, manifest_path
 
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
+from .search import DATE_PARAMS, RESOURCE_TYPES, SearchError, build_query
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore
 
 IN_PROCESS_BASE = "http://fhir.local/fhir/"
+SKILL_REQUEST = re.compile(r"\b(" + "|".join(RESOURCE_TYPES) + r")\?([^\s`'\"]+)")
 MAX_OBSERVATION_CHARS = 4000
 
 INSTRUCTIONS = """You are an assistant working in a hospital's FHIR R4 electronic health record.
@@ -80,6 +84,18 @@ class FhirEnvironment(Environment):
     def protocol_notes(self) -> str:
         """For the proposer: the same API description the agent gets."""
         return self.instructions()
+
+    def check_skill(self, text: str) -> str | None:
+        """The first search request written in ``text`` that this server would reject, with its reason."""
+        for rtype, query in SKILL_REQUEST.findall(text):
+            params = [(key, "x" if "<" in value or not value else value)
+                      for key, value in parse_qsl(query.rstrip(".,;:)"), keep_blank_values=True)]
+            params = [(key, value) for key, value in params if key not in DATE_PARAMS or not value.startswith("x")]
+            try:
+                build_query(rtype, params, "check")
+            except SearchError as error:
+                return f"{rtype}?{query}: {error}"
+        return None
 
     def client(self) -> httpx.AsyncClient:
         """The HTTP client every episode shares; it can reach only this environment's server."""

@@ -27,7 +27,7 @@ from .classifier import label_failures, label_key
 from .decide import GateRunner, Judged, best, evidence_for
 from .gate import GateRule
 from .probe import sample_probe
-from .proposer import Candidate, build_prompt, forbidden_values, propose, revision_prompt, to_candidate
+from .proposer import Candidate, Proposal, build_prompt, forbidden_values, propose, revision_prompt, to_candidate
 from .state import RunState, ValPoint
 
 Event = Callable[[str, dict], None]
@@ -206,12 +206,38 @@ class Improver:
         for proposal in proposals:
             candidate = to_candidate(proposal, library=skills, capacity=self.config.loop.capacity, family=family,
                                      forbidden=forbidden, group=label)
+            candidate = await self._checked(candidate, proposal, prompt, skills, family, forbidden, label)
             signature = candidate.edit.model_dump_json() if candidate.edit else None
             if signature and signature in seen:
                 candidate = Candidate(edit=None, refusal="duplicate of another candidate", group=label)
             seen.add(signature)
             candidates.append(candidate)
         return candidates
+
+    async def _checked(self, candidate: Candidate, proposal: Proposal | str, prompt: list[dict[str, str]],
+                       skills: dict[str, Skill], family: str, forbidden: set[str], label: str) -> Candidate:
+        """Ask the environment whether the skill would work; one repair attempt, else a refusal.
+
+        A skill whose request the server rejects outright cannot help, so this saves its probe episodes."""
+        skill = candidate.edit.skill if candidate.edit else None
+        problem = self.env.check_skill(f"{skill.description}\n{skill.body}") if skill else None
+        if problem is None or isinstance(proposal, str):
+            return candidate
+        repair = prompt + [
+            {"role": "assistant", "content": proposal.model_dump_json()},
+            {"role": "user", "content": f"The server rejects a request in this skill: {problem}\n"
+                                        "Fix the skill and reply with the corrected JSON object."},
+        ]
+        fixed, _ = await propose(self.proposer, repair, 1, temperature=0.0, seed=self.config.seed)
+        repaired = to_candidate(fixed[0], library=skills, capacity=self.config.loop.capacity, family=family,
+                                forbidden=forbidden, group=label)
+        skill = repaired.edit.skill if repaired.edit else None
+        still = self.env.check_skill(f"{skill.description}\n{skill.body}") if skill else None
+        if repaired.edit is not None and still is None:
+            self.state.notes.append(f"repaired a skill the server would reject ({problem[:120]})")
+            return repaired
+        return Candidate(edit=None, refusal=f"the environment rejects its request: {(still or problem)[:200]}",
+                         group=label)
 
     def _prompt_budget(self) -> int:
         n_ctx = self.config.proposer.n_ctx if self.config.proposer else self.config.executor.n_ctx

@@ -116,3 +116,10 @@ def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvir
     step, grade = asyncio.run(run())
     assert step.observation.startswith("HTTP 400") and "Invalid Observation: code: Field required" in step.observation
     assert not grade.passed and grade.tags == ["missing-order"]
+
+
+def test_check_skill_finds_requests_the_server_would_reject(env: FhirEnvironment) -> None:
+    assert "Unknown search parameter 'sort'" in env.check_skill("GET Observation?patient=<MRN>&code=GLU&sort=-date")
+    assert "encode it as %2B" in env.check_skill("Observation?patient=<MRN>&date=ge2024-01-01T00:00:00+00:00")
+    assert env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1") is None
+    assert env.check_skill("Sort the results newest first.") is None

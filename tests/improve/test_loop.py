@@ -127,3 +127,21 @@ def test_a_winner_that_broke_items_is_replaced_by_a_narrower_revision(tmp_path: 
     superseded = [d for d in decisions(db, "rev") if "superseded by its revision" in d.evidence.reason]
     assert len(superseded) == 1 and superseded[0].evidence.regressions > 0
     assert "only products" in result.library.skills["broad-calc"].body
+
+
+def test_a_skill_the_environment_rejects_is_repaired_once_or_refused(tmp_path: Path) -> None:
+    from environments.arithmetic import ArithmeticEnvironment
+    from grasp.improve import improve
+
+    from .scripted_run import executor, proposer
+
+    class Strict(ArithmeticEnvironment):
+        def check_skill(self, text: str) -> str | None:
+            return "CALC is spelled in capitals" if "calc:" in text else None
+
+    bad = proposal(HELPFUL, "Use for product questions: compute first.", "Reply calc: <expression>, then answer.")
+    good = proposal(HELPFUL, "Use for product questions: compute first.", "Reply CALC: <expression>, then answer.")
+    result = asyncio.run(improve(Strict(seed=1, per_split=18), executor(), config(epochs=1), db=tmp_path / "g.db",
+                                 proposer=proposer([bad, good, bad, bad]), run_id="chk"))
+    assert HELPFUL in result.library.skills and "CALC:" in result.library.skills[HELPFUL].body
+    assert any("repaired a skill" in note for note in result.state.notes)
