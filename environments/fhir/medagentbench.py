@@ -25,10 +25,15 @@ from grasp.tasks import Grade, Task
 from probes.manifest import Manifest
 
 from .environment import FhirEnvironment, FhirSession
+from .families import FAMILIES
 from .protocol import Action, parse_action
 
 NOW_PATTERN = re.compile(r"It's (\S+?) now")
 LAB_WINDOWS = {"task4": ("MG", 24), "task6": ("GLU", 24), "task7": ("GLU", None)}
+# MedAgentBench kinds graded by our family graders, against a solution computed from the server.
+REFERENCE_FAMILIES = {"task2": "patient_age", "task4": "latest_mg_24h", "task5": "mg_replacement",
+                      "task6": "avg_glucose_24h", "task7": "latest_glucose", "task9": "k_replacement",
+                      "task10": "a1c_check"}
 
 
 def load_medagentbench(path: Path) -> list[Task]:
@@ -59,26 +64,56 @@ def task_now(task: Task) -> datetime:
     return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
 
 
-async def reference_answer(client: httpx.AsyncClient, task: Task) -> list[Any] | None:
-    """The expected FINISH list computed from the server, for the lab-value task kinds."""
-    kind, mrn = task.solution["kind"], task.solution["mrn"]
-    if kind not in LAB_WINDOWS or not mrn:
-        return None
-    code, hours = LAB_WINDOWS[kind]
+async def _labs(client: httpx.AsyncClient, mrn: str, code: str) -> list[tuple[datetime, float, str]]:
+    """(time, value, stamp) of every result, newest first, read from the server."""
     response = await client.get("Observation", params={"patient": mrn, "code": code, "_count": 5000})
-    entries = response.json().get("entry", [])
-    now = task_now(task)
-    values = []
-    for entry in entries:
+    labs = []
+    for entry in response.json().get("entry", []):
         resource = entry["resource"]
-        moment = datetime.fromisoformat(resource["effectiveDateTime"].replace("Z", "+00:00"))
-        if hours is None or moment >= now - timedelta(hours=hours):
-            values.append((moment, resource["valueQuantity"]["value"]))
-    if not values:
-        return [-1]
+        stamp = resource["effectiveDateTime"]
+        labs.append((datetime.fromisoformat(stamp.replace("Z", "+00:00")), resource["valueQuantity"]["value"], stamp))
+    return sorted(labs, reverse=True)
+
+
+async def reference_solution(client: httpx.AsyncClient, task: Task) -> dict[str, Any] | None:
+    """The solution our family graders expect, computed from the server at grading time (MedAgentBench's
+    reference solutions are computed the same way), for the kinds that need server data."""
+    kind, mrn = task.solution["kind"], task.solution["mrn"]
+    if kind not in REFERENCE_FAMILIES or not mrn:
+        return None
+    now = task_now(task)
+    if kind == "task2":
+        birth = datetime.fromisoformat((await client.get(f"Patient/{mrn}")).json()["birthDate"])
+        return {"mrn": mrn, "expected": now.year - birth.year - ((now.month, now.day) < (birth.month, birth.day))}
+    code = {"task4": "MG", "task5": "MG", "task6": "GLU", "task7": "GLU", "task9": "K", "task10": "A1C"}[kind]
+    labs = await _labs(client, mrn, code)
+    recent = [lab for lab in labs if lab[0] >= now - timedelta(hours=24)]
+    if kind == "task4":
+        return {"mrn": mrn, "expected": recent[0][1] if recent else -1}
     if kind == "task6":
-        return [sum(value for _, value in values) / len(values)]
-    return [max(values)[1]]
+        return {"mrn": mrn, "expected": sum(v for _, v, _ in recent) / len(recent) if recent else -1}
+    if kind == "task7":
+        return {"mrn": mrn, "expected": labs[0][1] if labs else -1}
+    if kind == "task5":
+        level = recent[0][1] if recent else None
+        dose = None if level is None or level >= 1.9 else 4 if level < 1.0 else 2 if level < 1.5 else 1
+        return {"mrn": mrn, "level": level, "dose_g": dose}
+    if kind == "task9":
+        level = labs[0][1] if labs else None
+        dose = round((3.5 - level) / 0.1) * 10 if level is not None and level < 3.5 else None
+        morning = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+        return {"mrn": mrn, "level": level, "dose_meq": dose, "next_morning": morning.isoformat()}
+    latest = labs[0] if labs else None
+    return {"mrn": mrn, "value": latest[1] if latest else None, "date": latest[2] if latest else None,
+            "order": latest is None or latest[0] < now - timedelta(days=365)}
+
+
+async def reference_answer(client: httpx.AsyncClient, task: Task) -> list[Any] | None:
+    """The expected FINISH list for the lab-value kinds (4, 6, 7), from the server."""
+    if task.solution["kind"] not in LAB_WINDOWS:
+        return None
+    solution = await reference_solution(client, task)
+    return None if solution is None else [solution["expected"]]
 
 
 def grade_medagentbench(task: Task, answer: list[Any] | None, posts: list[dict[str, Any]],
@@ -125,6 +160,13 @@ class MedAgentBenchSession(FhirSession):
         return await super().step(reply)
 
     async def grade(self, answer: list[Any] | None) -> Grade:
+        kind = self.task.solution["kind"]
+        if self.task.solution["sol"] is None and kind in REFERENCE_FAMILIES:
+            solution = await reference_solution(self.env.client(), self.task)
+            if solution is not None:
+                graded = self.task.model_copy(update={"solution": solution})
+                writes = [{**post, "meta": {"versionId": "1"}} for post in self.posted]  # as if created
+                return FAMILIES[REFERENCE_FAMILIES[kind]].grade(graded, answer, writes)
         reference = await reference_answer(self.env.client(), self.task)
         return grade_medagentbench(self.task, answer, self.posted, reference)
 

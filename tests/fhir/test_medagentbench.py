@@ -83,3 +83,38 @@ def test_the_environment_sends_gets_and_only_records_posts(tmp_path: Path, world
     assert looked.observation.startswith("HTTP 200")
     assert posted.observation.startswith("POST request accepted") and grade.passed
     assert world_store.writes("anonymous") == []  # nothing reached the server
+
+
+def test_order_kinds_are_graded_against_references_computed_from_the_server(
+        tmp_path: Path, world_store: WorldStore, world_index: WorldIndex) -> None:
+    from environments.fhir.medagentbench import MedAgentBenchEnvironment
+    from environments.fhir.reference import medication, service
+
+    low = next(m for m in world_index.mrns() if world_index.latest(m, "K") and world_index.latest(m, "K").value < 3.5)
+    level = world_index.latest(low, "K").value
+    dose = round((3.5 - level) / 0.1) * 10
+    context = "It's 2024-03-15T09:30:00+00:00 now. The code for potassium is K."
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps([{"id": "task9_1", "instruction": "Potassium", "context": context, "eval_MRN": low}]))
+    order = medication(low, "40032-917-01", dose, "mEq")
+    lab = service(low, "http://loinc.org", "2823-3", occurrenceDateTime="2024-03-16T08:00:00+00:00")
+    with serve(create_app(world_store)) as base:
+        env = MedAgentBenchEnvironment(path, f"{base}/fhir/")
+
+        async def grade(posts: list[dict]):
+            session = await env.open(env.tasks("all")[0])
+            for post in posts:
+                await session.step(f"POST {post['resourceType']}\n{json.dumps(post)}")
+            return await session.grade([])
+
+        async def both():
+            bad_dose = {**order, "dosageInstruction": [{"doseAndRate": [
+                {"doseQuantity": {"value": dose + 10, "unit": "mEq"}}]}]}
+            try:
+                return await grade([order, lab]), await grade([bad_dose, lab])
+            finally:
+                await env.aclose()
+
+        right, wrong = asyncio.run(both())
+    assert right.passed, right.reason
+    assert not wrong.passed and wrong.tags == ["wrong-dose"]
