@@ -8,7 +8,7 @@ one atomic edit and the only way to add a skill at capacity.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -116,5 +116,3 @@ class Evidence(BaseModel):
             parts.append(f"p={self.p_value:.3g}")
         return ", ".join(parts) + (f" ({self.reason})" if self.reason else "")
 
-
-Origin = Literal["import", "proposer", "revision", "recovery", "human", "checkout", "init"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -93,6 +92,3 @@ class FakeOpenAI:
 
         return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, default=str)

@@ -30,7 +30,6 @@ LABS: dict[str, tuple[str, float, float, float]] = {
     "TSH": ("mIU/L", 0.5, 4.5, 0.1),
     "FT4": ("ng/dL", 0.9, 1.7, 0.4),
 }
-VITALS = {"BP": "blood pressure", "HR": "heart rate"}
 
 # Orders the task families expect.
 MAGNESIUM_IV = ("0338-1715-40", "magnesium sulfate in water for injection")

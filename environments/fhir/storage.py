@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -209,8 +209,3 @@ def build(
     os.replace(partial, path)
     return total
 
-
-def iter_world(store: WorldStore) -> Iterable[dict[str, Any]]:
-    with store.engine.connect() as conn:
-        for (body,) in conn.execute(select(resources.c.body).where(resources.c.episode.is_(None))):
-            yield json.loads(body)

@@ -56,13 +56,6 @@ class Model(ABC):
         """Release connections or weights."""
 
 
-class StructuredReply(BaseModel):
-    """A parsed structured reply with the calls it cost."""
-
-    value: Any
-    results: list[ChatResult]
-
-
 def extract_json(text: str) -> Any:
     """The first JSON object in ``text`` (tolerates code fences and chatter around it)."""
     fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)

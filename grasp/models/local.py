@@ -64,9 +64,6 @@ class LocalModel(Model):
                 self._grammars[key] = self._llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
         return self._grammars[key]
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
-
     async def chat(
         self,
         messages: list[dict[str, str]],

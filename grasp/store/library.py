@@ -266,7 +266,7 @@ class LibraryStore:
                 created_at=_now(),
             )
         ).inserted_primary_key[0]
-        for skill_name, (revision_id, revision_hash) in previous.items():
+        for skill_name in previous:
             if skill_name not in skills:
                 self._insert_revision(conn, lib.id, skill_name, None, number)
         links = []

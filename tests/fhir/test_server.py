@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 import httpx
 import pytest
