@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
+from .errors import ConfigError, GraspError
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class ModelConfig(BaseModel):
@@ -76,20 +78,21 @@ class RunConfig(BaseModel):
     cache: bool = True  # reuse temperature-0 model replies across runs
 
 
-def load_yaml(path: Path, model: type[BaseModel]) -> Any:
-    """Read ``path`` into ``model``; errors name the file and the field."""
+def load_yaml(path: Path, model: type[T], *, what: str = "config file",
+              error: type[GraspError] = ConfigError) -> T:
+    """Read a YAML (or JSON, a subset of YAML) file into ``model``; errors name the file and the field."""
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
+        raise error(f"{path}: no such {what}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    except yaml.YAMLError as problem:
+        raise error(f"{path}: not valid YAML or JSON ({problem})") from None
     try:
         return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
+    except ValidationError as problem:
+        first = problem.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: field '{where}': {first['msg']}") from None
+        raise error(f"{path}: field '{where}': {first['msg']}") from None
 
 
 def model_config_from(spec: str) -> ModelConfig:

@@ -6,16 +6,14 @@ lives only here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError as PydanticValidationError
 from rich.table import Table
 from rich.text import Text
 
+from ..config import load_yaml
 from ..edits import Edit
 from ..errors import ValidationError
 from ..skillfiles import export_skills, import_skills, render_skill_file
@@ -177,16 +175,4 @@ def apply(
 
 def load_edit(file: Path) -> Edit:
     """Read an edit from a JSON or YAML file, with errors that name the file and field."""
-    if not file.is_file():
-        raise ValidationError(f"{file}: no such file")
-    text = file.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
-        raise ValidationError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'YAML'} ({error})") from None
-    try:
-        return Edit.model_validate(data)
-    except PydanticValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(edit)"
-        raise ValidationError(f"{file}: field '{where}': {first['msg']}") from None
+    return load_yaml(file, Edit, what="file", error=ValidationError)
