@@ -188,7 +188,7 @@ class Improver:
         family = failing[0].family
         passing = [e for e in episodes if e.passed and e.family == family]
         if not passing:  # contrast with a pass of the same family from earlier in the run
-            passing = [e for e in self.runs.episodes(self.run_id, phase="train") if e.passed and e.family == family][-1:]
+            passing = self.runs.episodes(self.run_id, phase="train", family=family, passed=True)[-1:]
         evidence = self._skill_evidence()
         tasks = {t.id: t for t in self.dev}
         instruction = tasks[failing[0].task_id].instruction if failing[0].task_id in tasks else ""
@@ -244,11 +244,9 @@ class Improver:
         return int(n_ctx * 4 * 0.45)  # characters for traces: under half the context, at ~4 chars/token
 
     def _skill_evidence(self) -> dict[str, str]:
-        evidence = {}
-        for version in self.libraries.versions(self.library):
-            if version.edit and version.edit.skill and version.evidence:
-                evidence[version.edit.skill.name] = version.evidence.one_line()
-        return evidence
+        # Accepted decisions carry the evidence of every skill the gate let in (one query, no snapshots).
+        return {d.edit.skill.name: d.evidence.one_line() for d in self.libraries.decisions(self.library)
+                if d.result_version is not None and d.edit is not None and d.edit.skill is not None}
 
     async def _decide(self, key: str, batch: list[Task], head, candidates: list[Candidate]) -> None:
         decided = {d.evidence.extra.get("candidate") for d in self.libraries.decisions(self.library, run_id=self.run_id)
@@ -337,9 +335,7 @@ class Improver:
         """Probe items outside the batch, balanced on their current pass/fail status."""
         in_batch = {task.id for task in batch}
         tasks = {task.id: task for task in self.dev}
-        status: dict[str, bool] = {}
-        for episode in self.runs.episodes(self.run_id, phase="train"):
-            status[episode.task_id] = episode.passed  # latest outcome wins (episodes come in order)
+        status = dict(self.runs.outcomes(self.run_id, phase="train"))  # the latest outcome of each task wins
         pool = [tasks[i] for i in self.state.probe_pool if i in tasks]
         pool_runs = await self.gate.run(pool, skills)
         for episode in pool_runs:

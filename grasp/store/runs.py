@@ -99,14 +99,27 @@ class RunStore:
                 record=episode.model_dump(mode="json"), created_at=datetime.now(UTC),
             ))
 
-    def episodes(self, run_id: str, *, phase: str | None = None, key_prefix: str | None = None) -> list[Episode]:
+    def episodes(self, run_id: str, *, phase: str | None = None, key_prefix: str | None = None,
+                 family: str | None = None, passed: bool | None = None) -> list[Episode]:
+        """Stored episodes, oldest first, optionally filtered."""
         query = select(episodes.c.record).where(episodes.c.run_id == run_id).order_by(episodes.c.id)
         if phase is not None:
             query = query.where(episodes.c.phase == phase)
         if key_prefix is not None:
             query = query.where(episodes.c.key.startswith(key_prefix, autoescape=True))
+        if family is not None:
+            query = query.where(episodes.c.family == family)
+        if passed is not None:
+            query = query.where(episodes.c.passed == int(passed))
         with self.db.read() as conn:
             return [Episode.model_validate(record) for record in conn.execute(query).scalars()]
+
+    def outcomes(self, run_id: str, *, phase: str) -> list[tuple[str, bool]]:
+        """(task id, passed) of every stored episode of ``phase``, oldest first, without the trajectories."""
+        query = (select(episodes.c.task_id, episodes.c.passed)
+                 .where(episodes.c.run_id == run_id, episodes.c.phase == phase).order_by(episodes.c.id))
+        with self.db.read() as conn:
+            return [(task_id, bool(passed)) for task_id, passed in conn.execute(query)]
 
     def count_episodes(self, run_id: str, *, phase: str | None = None) -> int:
         query = select(func.count()).select_from(episodes).where(episodes.c.run_id == run_id)
