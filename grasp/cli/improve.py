@@ -15,7 +15,7 @@ from ..improve import improve
 from ..models import ModelUnavailable, load_model
 from ..registry import load_environment
 from ..store import Database
-from ..store.runs import RunStore
+from ..store.runs import RunStore, new_run_id
 from ._common import DbOption, console, db_path, err_console
 from .progress import EpisodeProgress
 
@@ -83,22 +83,24 @@ def improve_command(
     executor = load_model(run_config.executor)
     proposer = load_model(run_config.proposer) if run_config.proposer else None
     view = LiveView()
+    run_id = resume or new_run_id("improve")  # known before anything runs, so a stop can name it
 
     async def main():
         try:
             with view.progress:
                 return await improve(environment, executor, run_config, db=path, proposer=proposer, resume=resume,
-                                     on_event=view.event, on_episode=view.progress)
+                                     run_id=None if resume else run_id, on_event=view.event,
+                                     on_episode=view.progress)
         finally:
             await environment.aclose()
 
     try:
         result = asyncio.run(main())
     except KeyboardInterrupt:
-        _say_how_to_resume(path, "interrupted")
+        _say_how_to_resume(path, run_id, "interrupted")
         raise typer.Exit(130) from None
     except ModelUnavailable as error:
-        _say_how_to_resume(path, f"paused: {error}", status="paused")
+        _say_how_to_resume(path, run_id, f"paused: {error}", status="paused")
         raise typer.Exit(75) from None
     state = result.state
     console.print(f"\n[bold]run {result.run_id}[/] finished: library {result.library.ref} "
@@ -111,14 +113,9 @@ def improve_command(
     console.print(f"inspect: grasp library log {result.library.library}   report: grasp report {result.run_id}")
 
 
-def _say_how_to_resume(path: Path, what: str, status: str = "interrupted") -> None:
-    runs = RunStore(Database(path))
-    latest = next((run for run in runs.list() if run.kind == "improve"), None)
-    if latest is None:
-        err_console.print(what)
-        return
-    runs.update(latest.id, status=status)
-    err_console.print(f"{what}. Nothing is lost; continue with:\n  grasp improve --resume {latest.id}"
+def _say_how_to_resume(path: Path, run_id: str, what: str, status: str = "interrupted") -> None:
+    RunStore(Database(path)).update(run_id, status=status)
+    err_console.print(f"{what}. Nothing is lost; continue with:\n  grasp improve --resume {run_id}"
                       + (f" --db {path}" if str(path) != "grasp.db" else ""))
 
 

@@ -46,13 +46,18 @@ class Usage(BaseModel):
     seconds: float
 
 
+def new_run_id(kind: str) -> str:
+    """A readable, unique run id: kind, UTC time, and a random suffix."""
+    return f"{kind}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
 class RunStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def create(self, *, kind: str, environment: str, config: dict[str, Any], manifest_hash: str | None = None,
                library: str | None = None, run_id: str | None = None) -> str:
-        run_id = run_id or f"{kind}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        run_id = run_id or new_run_id(kind)
         now = datetime.now(UTC)
         with self.db.write() as conn:
             conn.execute(insert(runs).values(

@@ -1,0 +1,52 @@
+"""`grasp improve` from the shell: Ctrl-C stops cleanly and names the run to resume; resume finishes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grasp.store import Database
+from grasp.store.runs import RunStore
+
+from .helpers import FakeOpenAI, serve
+
+
+def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+
+    def slow_answer(messages: list[dict]) -> str:
+        time.sleep(0.05)
+        if "classify" in messages[0]["content"]:
+            return '{"labels": ["guessed"]}'
+        if "coaches an agent" in messages[0]["content"]:
+            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
+                    '"body": "Reply CALC: <expression> first, then ANSWER."}')
+        return "ANSWER: 0"
+
+    fake = FakeOpenAI(text=slow_answer)
+    with serve(fake.app()) as url:
+        config = tmp_path / "run.yaml"
+        config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
+                          "loop: {epochs: 1, batch_size: 4, candidates: 1}\ngate: {probe_size: 4}\n")
+        command = [sys.executable, "-c", "from grasp.cli import main; main()", "improve", "--config", str(config)]
+        env = {**os.environ, "GRASP_DB": str(db)}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and not (db.exists() and RunStore(Database(db)).count_episodes(
+                next((r.id for r in RunStore(Database(db)).list()), "none")) >= 3):
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, stderr
+        (run,) = RunStore(Database(db)).list()
+        assert f"grasp improve --resume {run.id}" in stderr and "Traceback" not in stderr
+        assert RunStore(Database(db)).get(run.id).status == "interrupted"
+        resumed = subprocess.run([*command[:3], "improve", "--resume", run.id], env=env, capture_output=True,
+                                 text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "sealed test" in resumed.stdout
+    assert RunStore(Database(db)).get(run.id).status == "finished"
