@@ -42,11 +42,7 @@ async def run_episode(
     session = await environment.open(task)
     try:
         for _ in range(rounds_allowed):
-            try:
-                result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens)
-            except ModelError as error:
-                record.error = str(error)
-                raise
+            result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens)
             record.rounds += 1
             record.prompt_tokens += result.prompt_tokens
             record.completion_tokens += result.completion_tokens
@@ -66,9 +62,8 @@ async def run_episode(
         record.tags = grade.tags
     except ModelUnavailable:
         raise  # an outage: the caller pauses the run; this episode is not recorded
-    except ModelError:
-        record.passed = False
-        record.reason = "errored: model failed"
+    except ModelError as error:
+        record.passed, record.error, record.reason = False, str(error), "errored: model failed"
     except GraspError as error:
         record.passed, record.error, record.reason = False, str(error), "errored: environment failed"
     finally:
