@@ -56,7 +56,20 @@ class LoopConfig(BaseModel):
     skills_per_episode: int = 3
     proposal_temperature: float = 0.7
     revise: bool = True
-    collapse_threshold: float = 0.05
+    induction: bool = True  # also build a candidate from a passing trace (grounded induction)
+    repairs: int = Field(default=2, ge=0)  # rounds of repair from the environment's check_skill message
+    # Collapse recovery probes removing the newest skill only when a batch falls this far below the
+    # no-skill val accuracy of the same families (a weak executor's no-skill accuracy may itself be ~0).
+    collapse_margin: float = Field(default=0.3, gt=0, le=1)
+
+
+class ExploreConfig(BaseModel):
+    """Re-attempts of a batch's failing tasks at a higher temperature when a family has no pass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(default=4, ge=0)  # per decision; 0 turns exploration off
+    temperature: float = Field(default=0.8, ge=0)
 
 
 class RunConfig(BaseModel):
@@ -70,9 +83,10 @@ class RunConfig(BaseModel):
     executor: ModelConfig = Field(default_factory=ModelConfig)
     proposer: ModelConfig | None = None  # default: the executor's model
     concurrency: int = 1
-    max_rounds: int = 8
+    max_rounds: int | None = None  # None: the environment's own limit
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    explore: ExploreConfig = Field(default_factory=ExploreConfig)
     limits: dict[str, int] = Field(default_factory=dict)  # tasks per split, e.g. {"dev": 20, "val": 10}
     families: list[str] | None = None  # restrict to these task families
     cache: bool = True  # reuse temperature-0 model replies across runs
@@ -95,13 +109,16 @@ def load_yaml(path: Path, model: type[T], *, what: str = "config file",
         raise error(f"{path}: field '{where}': {first['msg']}") from None
 
 
-def model_config_from(spec: str) -> ModelConfig:
-    """``--model``: a YAML file, ``local``, or ``openai:MODEL@BASE_URL``."""
+def model_config_from(spec: str, *, api_key_env: str | None = None) -> ModelConfig:
+    """``--model``: a YAML file, ``local``, or ``openai:MODEL@BASE_URL``.
+
+    A key is sent only when its variable is named (``--api-key-env`` or ``api_key_env`` in YAML):
+    a key in the shell's environment never travels to a host the user did not mean it for."""
     if spec == "local":
         return ModelConfig()
     if spec.startswith("openai:"):
         name, _, url = spec[len("openai:"):].partition("@")
         if not name or not url:
             raise ConfigError(f"--model {spec!r}: expected openai:MODEL@BASE_URL")
-        return ModelConfig(provider="openai", model=name, base_url=url, api_key_env="OPENAI_API_KEY")
+        return ModelConfig(provider="openai", model=name, base_url=url, api_key_env=api_key_env)
     return load_yaml(Path(spec), ModelConfig)

@@ -74,6 +74,7 @@ class ProbeOutcome(BaseModel):
     after: bool | None  # None: not run (stopped early)
     before_invalid: bool = False
     after_invalid: bool = False
+    after_error: bool = False  # the candidate's episode errored (counted as a failure)
 
     @property
     def fixed(self) -> bool:

@@ -25,8 +25,37 @@ class Step(BaseModel):
     done: bool = False
     invalid: bool = False  # the reply was not a valid action
     refused: bool = False  # the action tried to reach something outside the environment
+    failed: bool = False  # a valid action the environment answered with an error (e.g. an HTTP 4xx)
     action: str = ""  # the parsed action, for the trajectory (e.g. "GET Patient?name=x")
     answer: list[Any] | None = None  # set when the agent finished
+
+
+class ProposerBrief(BaseModel):
+    """How the skill proposer is briefed about an environment: who it is, and one worked example."""
+
+    persona: str = ("You coach an AI agent that works in an environment through a text protocol, one action "
+                    "per reply. You write a skill: a short numbered checklist the agent will read before similar "
+                    "tasks, so that it avoids the mistake it made.")
+    example: str = ('{"action": "ADD", "name": "look-up-before-answering", "description": "Use when a task asks for '
+                    'a value that must be looked up before answering.", "body": "1. Send the lookup action for '
+                    '<ID> first.\n2. Read the value from the result.\n3. Answer with the value only, in the '
+                    'format the task asks for."}')
+
+
+def task_values(task: Task) -> set[str]:
+    """Concrete values of ``task`` that a skill must not contain (the generic rule).
+
+    Every spelling of every declared variable, plus the solution's values, except those the
+    instruction itself spells out (an answer format such as "not found" is not a leak)."""
+    values = {spelling for spellings in task.spellings().values() for spelling in spellings if len(spelling) >= 2}
+    for value in task.solution.values():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1.05:
+            text = f"{value:g}"
+            if len(text) >= 3:
+                values.add(text)
+        elif isinstance(value, str) and len(value) >= 6 and value not in task.instruction:
+            values.add(value)
+    return values
 
 
 class Session(ABC):
@@ -79,8 +108,27 @@ class Environment(ABC):
 
     def check_skill(self, text: str) -> str | None:
         """Optional: why a skill's text would fail in this environment (e.g. a request the server
-        rejects), or None. Lets the loop repair or refuse a candidate before spending probe episodes."""
+        rejects), or None. Lets the loop repair or refuse a candidate before spending probe episodes.
+        Say exactly what to change: the message is fed back to the proposer for a repair."""
         return None
+
+    def proposer_brief(self) -> ProposerBrief:
+        """Optional: the proposer's persona and one worked example of a skill for this environment."""
+        return ProposerBrief()
+
+    def variable_notes(self) -> dict[str, str]:
+        """Optional: what each task variable's placeholder stands for, shown in induced skills."""
+        return {}
+
+    def mask_identifiers(self, text: str) -> str:
+        """Optional: ``text`` with identifiers that no task declares (other records' ids in a result,
+        say) replaced by placeholders. Traces are masked with it before the proposer sees them, and a
+        skill the mask would change is refused as leaking an identifier."""
+        return text
+
+    def forbidden_values(self, task: Task) -> set[str]:
+        """Optional: values of ``task`` that a skill learned from it must not contain."""
+        return task_values(task)
 
     def manifest_hash(self) -> str | None:
         """Content hash of the task manifest, recorded by every run."""
@@ -103,6 +151,7 @@ class Episode(BaseModel):
     rounds: int = 0
     answer: list[Any] | None = None
     messages: list[dict[str, str]] = Field(default_factory=list)
+    step_ok: list[bool] = Field(default_factory=list)  # per model reply: a valid action the environment accepted
     skills: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0

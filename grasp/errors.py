@@ -44,6 +44,13 @@ class ModelError(GraspError):
     """A model endpoint failed after retries, or replied with something unusable."""
 
 
+class ModelUnavailable(ModelError):
+    """The endpoint kept failing (timeouts, 429, 5xx) after every retry: the run pauses, resumable.
+
+    Never a reason to refuse a proposal or to fall back to another label: callers that catch
+    ModelError for an unusable *reply* must let this one through."""
+
+
 class EnvironmentError_(GraspError):
     """An environment could not be built, started or reached."""
 

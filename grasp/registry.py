@@ -11,6 +11,8 @@ BUILT_IN = ("fhir", "arithmetic", "medagentbench")
 
 
 def load_environment(name: str, **options: Any) -> Environment:
+    """A built-in environment; options left as None keep the environment's own defaults."""
+    options = {key: value for key, value in options.items() if value is not None}
     if name == "fhir":
         from environments.fhir.environment import FhirEnvironment
 

@@ -93,9 +93,10 @@ def write_report(db: Database, run_id: str, target: Path) -> Path:
         ["role", "model", "calls", "cached", "prompt tokens", "completion tokens", "model seconds"],
         [[_e(u.role), _e(u.model), u.calls, u.cached_calls, u.prompt_tokens, u.completion_tokens, f"{u.seconds:.0f}"]
          for u in usage])]
-    parts.append(f"<p>gate episodes {state.get('gate_episodes', 0)}, saved by early reject "
-                 f"{state.get('gate_episodes_saved', 0)}; accepted {state.get('accepted', 0)}, "
-                 f"refused {state.get('refused', 0)}</p>")
+    summary = info.summary or {}
+    parts.append(f"<p>gate episodes {summary.get('gate_episodes', 0)}, saved by early reject "
+                 f"{summary.get('gate_episodes_saved', 0)}; accepted {summary.get('accepted', 0)}, "
+                 f"refused {summary.get('refused', 0)}</p>")
     notes = state.get("notes") or []
     if notes:
         parts += ["<h2>Notes</h2><ul>"] + [f"<li>{_e(n)}</li>" for n in notes] + ["</ul>"]

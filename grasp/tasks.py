@@ -18,6 +18,15 @@ class Task(BaseModel):
     instruction: str
     context: str = ""
     solution: dict[str, Any] = Field(default_factory=dict)
+    # Values that come from the task (an id, a code, "now", values derived from them), by placeholder
+    # name: induction writes <NAME> where a trace used one, and the proposer sees them masked. A list
+    # gives other spellings of the same value (an encoded form, say); the first one is canonical.
+    variables: dict[str, str | list[str]] = Field(default_factory=dict)
+
+    def spellings(self) -> dict[str, list[str]]:
+        """Every declared spelling of every variable, by name (blank ones dropped)."""
+        return {name: [v for v in ([value] if isinstance(value, str) else value) if v]
+                for name, value in self.variables.items()}
 
 
 class Grade(BaseModel):

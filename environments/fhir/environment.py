@@ -12,11 +12,11 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import httpx
 
-from grasp.environment import Environment, Session, Step
+from grasp.environment import Environment, ProposerBrief, Session, Step
 from grasp.errors import EnvironmentError_
 from grasp.tasks import Grade, Task
 from probes.manifest import Manifest, manifest_path
@@ -26,6 +26,7 @@ from .protocol import ACTION_GRAMMAR, Action, parse_action
 from .search import DATE_PARAMS, RESOURCE_TYPES, SearchError, build_query
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore
+from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
 
 IN_PROCESS_BASE = "http://fhir.local/fhir/"
 SKILL_REQUEST = re.compile(r"\b(" + "|".join(RESOURCE_TYPES) + r")\?([^\s`'\"]+)")
@@ -46,6 +47,15 @@ ServiceRequest: patient, code, status, authored. Condition: patient, code, categ
 All searches accept _sort=date or _sort=-date (newest first), _count=N. Dates take prefixes eq, gt, ge, lt, le;
 write '+' as %2B in a URL. Results come as a Bundle with 'total' and 'entry'.
 Answers in FINISH are a JSON list of bare values: numbers without units, strings in double quotes."""
+
+
+BRIEF = ProposerBrief(
+    persona="You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
+            "checklist the agent will read before similar tasks, so that it avoids the mistake it made.",
+    example='{"action": "ADD", "name": "count-active-orders", "description": "Use when asked how many active '
+            'medication orders a patient has.", "body": "1. GET MedicationRequest?patient=<MRN>&status=active&_count=100'
+            '\\n2. Count the entries of the Bundle.\\n3. FINISH([<count>])"}',
+)
 
 
 class FhirEnvironment(Environment):
@@ -71,7 +81,7 @@ class FhirEnvironment(Environment):
         self._client: httpx.AsyncClient | None = None
 
     def tasks(self, split: str) -> list[Task]:
-        return self.manifest.split(split)
+        return [with_variables(task) for task in self.manifest.split(split)]
 
     def manifest_hash(self) -> str:
         return self.manifest.hash
@@ -97,6 +107,16 @@ class FhirEnvironment(Environment):
             except SearchError as error:
                 return f"{rtype}?{query}: {error}"
         return None
+
+    def proposer_brief(self) -> ProposerBrief:
+        return BRIEF
+
+    def variable_notes(self) -> dict[str, str]:
+        return dict(DESCRIPTIONS)
+
+    def mask_identifiers(self, text: str) -> str:
+        """Patient ids the task did not declare (other patients in a Bundle, say) become <MRN>."""
+        return MRN_PATTERN.sub("<MRN>", text)
 
     def client(self) -> httpx.AsyncClient:
         """The HTTP client every episode shares; it can reach only this environment's server."""
@@ -130,6 +150,14 @@ class FhirSession(Session):
         self.posted: list[dict[str, Any]] = []  # accepted writes, as the server returned them
 
     async def step(self, reply: str) -> Step:
+        """Every reply becomes a Step: a request the transport cannot even send (a control character
+        in the URL, say) is an observation for the agent, not an exception for the loop."""
+        try:
+            return await self._step(reply)
+        except Exception as error:  # noqa: BLE001 - the Session contract: never raise on any text
+            return Step(observation=f"Request failed: {type(error).__name__}: {str(error)[:300]}", invalid=True)
+
+    async def _step(self, reply: str) -> Step:
         parsed = parse_action(reply)
         if not isinstance(parsed, Action):
             return Step(observation=f"Invalid action. {parsed.hint}", invalid=True)
@@ -148,24 +176,32 @@ class FhirSession(Session):
             response = await self.env.client().request(
                 parsed.kind, path, json=parsed.body, headers={EPISODE_HEADER: self.episode}
             )
-        except httpx.HTTPError as error:
-            return Step(observation=f"Request failed: {type(error).__name__}: {error}", action=label)
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            return Step(observation=f"Request failed: {type(error).__name__}: {error}", invalid=True, action=label)
         if parsed.kind in {"POST", "PUT"} and response.status_code in (200, 201):
             self.posted.append(response.json())
             location = response.headers.get("Location", "")
             observation = f"HTTP {response.status_code}. {'Created ' + location if location else 'Updated.'}"
         else:
             observation = f"HTTP {response.status_code}\n{self._clip(response.text)}"
-        return Step(observation=observation, action=label)
+        return Step(observation=observation, action=label, failed=response.status_code >= 400)
 
     def _path_within(self, url: str) -> str | None:
-        """The request path relative to the base URL, or None when ``url`` leaves the environment."""
+        """The request path relative to the base URL, or None when ``url`` leaves the environment.
+
+        Dot segments are refused after percent-decoding (``..``, ``%2e%2e``, ``.%2E``), so a path
+        can never climb out of the base path, in process or against an external server."""
         base = self.env.base_url
         if url.startswith(base):
-            return url[len(base):]
-        if "://" in url or url.startswith("//") or url.startswith("/") or ".." in url.split("?")[0]:
+            path = url[len(base):]
+        elif "://" in url or url.startswith("//") or url.startswith("/") or url.startswith("\\"):
             return None
-        return url
+        else:
+            path = url
+        route = unquote(path.split("?", 1)[0].split("#", 1)[0]).replace("\\", "/")
+        if any(segment in {".", ".."} for segment in route.split("/")) or "://" in route or route.startswith("/"):
+            return None
+        return path
 
     def _clip(self, text: str) -> str:
         limit = self.env.max_observation_chars

@@ -7,6 +7,7 @@ OperationOutcome; no input reaches the database unparsed.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,8 +75,11 @@ def build_query(rtype: str, params: list[tuple[str, str]], episode: str, *, over
     count, offset, order = DEFAULT_COUNT, 0, "pk"
     for name, value in params:
         if name not in allowed:
-            known = ", ".join(sorted(PARAMETERS[rtype]) + sorted(COMMON - {"_getpagesoffset", "_pretty"}))
-            raise SearchError(f"Unknown search parameter '{name}' for resource type {rtype}. Valid parameters: {known}")
+            known = sorted(PARAMETERS[rtype]) + sorted(COMMON - {"_getpagesoffset", "_pretty"})
+            guess = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" Did you mean '{guess[0]}'?" if guess else ""
+            raise SearchError(f"Unknown search parameter '{name}' for resource type {rtype}.{hint} "
+                              f"Valid parameters: {', '.join(known)}")
         if value == "" and name not in {"_format", "_pretty"}:
             raise SearchError(f"Parameter '{name}' has an empty value")
         if name == "_count":
@@ -101,8 +105,11 @@ def count_query(query: Query) -> tuple[str, list[Any]]:
     return f"SELECT count(*) FROM resources r WHERE {where}", query.params[:-2]
 
 
+DIGITS = re.compile(r"[0-9]{1,12}")
+
+
 def _integer(name: str, value: str, low: int, high: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise SearchError(f"Parameter '{name}' must be a whole number from {low} to {high}, got {value!r}")
     return int(value)
 
@@ -216,28 +223,33 @@ def parse_date_range(name: str, raw: str) -> tuple[str, datetime, datetime]:
     year, month, day, hour, minute, second, zone = match.groups()
     try:
         start = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0))
-    except ValueError as error:
-        raise SearchError(f"Invalid date value {raw!r} for '{name}': {error}") from None
-    if zone and zone != "Z":
-        sign = 1 if zone[0] == "+" else -1
-        start -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
-    if second:
-        end = start + timedelta(seconds=1)
-    elif minute:
-        end = start + timedelta(minutes=1)
-    elif day:
-        end = start + timedelta(days=1)
-    elif month:
-        end = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    else:
-        end = datetime(start.year + 1, 1, 1)
+        if zone and zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            start -= sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        if second:
+            end = start + timedelta(seconds=1)
+        elif minute:
+            end = start + timedelta(minutes=1)
+        elif day:
+            end = start + timedelta(days=1)
+        elif month:
+            end = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1)
+        else:
+            end = datetime(start.year + 1, 1, 1)
+    except (ValueError, OverflowError) as error:  # a month 13, a day 31 in April, the end of year 9999
+        raise SearchError(f"Invalid date value {raw!r} for '{name}': {error} (dates run from year 1 to 9998)") from None
     return prefix, start, end
+
+
+def _sortable(moment: datetime, column: str) -> str:
+    """The stored text form (zero-padded, so years before 1000 still compare as text)."""
+    day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return day if column == "birthdate" else f"{day}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
 
 
 def date_condition(name: str, raw: str, column: str) -> Clause:
     prefix, start, end = parse_date_range(name, raw)
-    fmt = "%Y-%m-%d" if column == "birthdate" else "%Y-%m-%dT%H:%M:%S"
-    low, high = start.strftime(fmt), end.strftime(fmt)
+    low, high = _sortable(start, column), _sortable(end, column)
     return {
         "eq": (f"({column} >= ? AND {column} < ?)", [low, high]),
         "ne": (f"({column} < ? OR {column} >= ?)", [low, high]),

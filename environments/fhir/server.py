@@ -81,7 +81,18 @@ def create_app(store: WorldStore) -> Starlette:
         rtype = request.path_params["rtype"]
         if problem := check_type(rtype):
             return problem
+        return search(request, rtype, parse_qsl(request.url.query, keep_blank_values=True))
+
+    async def compartment_route(request: Request) -> Response:
+        """``GET Patient/<id>/<type>?...``: the type-level search restricted to the patient's compartment."""
+        rtype, patient = request.path_params["rtype"], request.path_params["pid"]
+        if problem := check_type(rtype):
+            return problem
         params = parse_qsl(request.url.query, keep_blank_values=True)
+        scope = ("_id", patient) if rtype == "Patient" else ("patient", patient)
+        return search(request, rtype, [scope, *params], path=f"Patient/{patient}/{rtype}")
+
+    def search(request: Request, rtype: str, params: list[tuple[str, str]], *, path: str | None = None) -> Response:
         episode = episode_of(request)
         try:
             query = build_query(rtype, params, episode, overrides=episode in updated_episodes)
@@ -95,11 +106,13 @@ def create_app(store: WorldStore) -> Starlette:
                 sql, values = count_query(query)
                 total = conn.exec_driver_sql(sql, tuple(values)).scalar()
         base = base_url(request)
-        links = [{"relation": "self", "url": f"{base}{rtype}" + (f"?{request.url.query}" if request.url.query else "")}]
+        own = path or rtype
+        links = [{"relation": "self", "url": f"{base}{own}" + (f"?{request.url.query}" if request.url.query else "")}]
         if query.offset + query.count < total and query.count > 0:
-            kept = [(k, v) for k, v in params if k not in {"_getpagesoffset", "_count"}]
+            scope = 1 if path else 0  # a compartment's own patient parameter stays in its path
+            kept = [(k, v) for k, v in params[scope:] if k not in {"_getpagesoffset", "_count"}]
             kept += [("_getpagesoffset", str(query.offset + query.count)), ("_count", str(query.count))]
-            links.append({"relation": "next", "url": f"{base}{rtype}?{urlencode(kept)}"})
+            links.append({"relation": "next", "url": f"{base}{own}?{urlencode(kept)}"})
         # Stored JSON is served as is: spliced into the Bundle, never re-encoded.
         entries = ",".join(
             f'{{"fullUrl":{json.dumps(f"{base}{rtype}/{row.rid}")},"resource":{row.body},'
@@ -193,6 +206,7 @@ def create_app(store: WorldStore) -> Starlette:
         Route("/fhir/{rtype}", create_route, methods=["POST"]),
         Route("/fhir/{rtype}/{rid}", read_route, methods=["GET"]),
         Route("/fhir/{rtype}/{rid}", update_route, methods=["PUT"]),
+        Route("/fhir/Patient/{pid}/{rtype}", compartment_route, methods=["GET"]),
         Route("/_grasp/episodes/{episode}/writes", episode_writes, methods=["GET"]),
         Route("/_grasp/episodes/{episode}", drop_episode, methods=["DELETE"]),
     ]

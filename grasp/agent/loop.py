@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..environment import Environment, Episode
-from ..errors import GraspError, ModelError
+from ..environment import Environment, Episode, Session
+from ..errors import GraspError, ModelError, ModelUnavailable
 from ..models.base import Model
-from ..models.openai import ModelUnavailable
 from ..skills import Skill
 from ..tasks import Task
 from .selection import skills_block
@@ -28,8 +27,16 @@ async def run_episode(
     skills: list[Skill],
     *,
     max_rounds: int | None = None,
-    max_tokens: int = 384,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
 ) -> Episode:
+    """Run one episode; ``max_tokens`` / ``temperature`` None leave them to the model's own config
+    (exploration passes a temperature and a seed).
+
+    Nothing a session, a grader or a model reply does can raise out of here except an endpoint
+    outage (``ModelUnavailable``, which pauses the run): every other exception becomes an errored
+    episode that names its type and message, and the run goes on."""
     rounds_allowed = max_rounds or environment.max_rounds
     grammar = environment.action_grammar() if model.supports_grammar else None
     messages: list[dict[str, str]] = [
@@ -39,10 +46,12 @@ async def run_episode(
     record = Episode(task_id=task.id, family=task.family, passed=False, skills=[s.name for s in skills])
     started = time.perf_counter()
     answer: list[Any] | None = None
-    session = await environment.open(task)
+    session: Session | None = None
     try:
+        session = await environment.open(task)
         for _ in range(rounds_allowed):
-            result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens)
+            result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
+                                      seed=seed)
             record.rounds += 1
             record.prompt_tokens += result.prompt_tokens
             record.completion_tokens += result.completion_tokens
@@ -50,6 +59,7 @@ async def run_episode(
             messages.append({"role": "assistant", "content": result.text})
             record.invalid_actions += int(step.invalid)
             record.refused_actions += int(step.refused)
+            record.step_ok.append(not (step.invalid or step.refused or step.failed))
             if step.done:
                 answer = step.answer
                 break
@@ -64,10 +74,16 @@ async def run_episode(
         raise  # an outage: the caller pauses the run; this episode is not recorded
     except ModelError as error:
         record.passed, record.error, record.reason = False, str(error), "errored: model failed"
-    except GraspError as error:
-        record.passed, record.error, record.reason = False, str(error), "errored: environment failed"
+    except Exception as error:  # noqa: BLE001 - a session or grader bug must not end the whole run
+        where = "environment failed" if isinstance(error, GraspError) else f"{type(error).__name__} raised"
+        record.passed, record.error = False, f"{type(error).__name__}: {str(error)[:300]}"
+        record.reason = f"errored: {where}"
     finally:
-        await session.close()
+        try:
+            if session is not None:
+                await session.close()
+        except Exception as error:  # noqa: BLE001 - the episode is recorded either way
+            record.error = record.error or f"{type(error).__name__} on close: {str(error)[:200]}"
         record.answer = answer
         record.messages = messages
         record.latency_s = time.perf_counter() - started

@@ -36,6 +36,8 @@ async def run_tasks(
     skills_per_episode: int = 3,
     concurrency: int = 1,
     max_rounds: int | None = None,
+    temperature: float | None = None,
+    seed: int | None = None,
     should_stop: Callable[[dict[int, Episode]], bool] | None = None,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode | None]:
@@ -59,7 +61,8 @@ async def run_tasks(
             episode = runs.episode(run_id, key) if runs and run_id else None
             if episode is None:
                 chosen = select_skills(skills, task, skills_per_episode)
-                episode = await run_episode(environment, task, model, chosen, max_rounds=max_rounds)
+                episode = await run_episode(environment, task, model, chosen, max_rounds=max_rounds,
+                                            temperature=temperature, seed=seed)
                 if runs and run_id:
                     runs.save_episode(run_id, key, phase, episode)
             results[index] = episode

@@ -19,6 +19,12 @@ DbOption = Annotated[
 ]
 
 
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key-env", help="Environment variable holding the endpoint's API key (sent only when named)."),
+]
+
+
 def db_path(db: Path | None) -> Path:
     return db or default_db_path()
 

@@ -16,7 +16,7 @@ from ..models import MeteredModel, load_model
 from ..registry import load_environment
 from ..store import Database, LibraryStore
 from ..store.runs import ReplyCache, RunStore
-from ._common import DbOption, console, db_path
+from ._common import ApiKeyOption, DbOption, console, db_path, err_console
 from .progress import EpisodeProgress
 
 runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=True)
@@ -24,10 +24,11 @@ runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=Tru
 
 def eval_command(
     env: Annotated[str, typer.Option("--env", help="Built-in environment.")] = "fhir",
-    split: Annotated[str, typer.Option(help="Split to evaluate (dev, val, test, ood).")] = "test",
+    split: Annotated[str, typer.Option(help="Split to evaluate (dev, val, ood; test is the sealed split).")] = "val",
     library: Annotated[str | None, typer.Option(help="Library NAME[@VERSION] to inject.")] = None,
     no_skills: Annotated[bool, typer.Option("--no-skills", help="Evaluate with no skills.")] = False,
     model: Annotated[str, typer.Option(help="Model config YAML, 'local', or openai:MODEL@URL.")] = "local",
+    api_key_env: ApiKeyOption = None,
     limit: Annotated[int | None, typer.Option(help="At most N tasks.")] = None,
     family: Annotated[list[str] | None, typer.Option(help="Only this task family (repeatable).")] = None,
     concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 1,
@@ -56,7 +57,10 @@ def eval_command(
     config = {"split": split, "library": library, "model": model, "limit": limit, "families": family}
     run_id = runs.create(kind="eval", environment=env, config=config, manifest_hash=environment.manifest_hash(),
                          library=library)
-    metered = MeteredModel(load_model(model_config_from(model)), role="executor", runs=runs, run_id=run_id,
+    if split == "test" and env != "medagentbench":
+        err_console.print("reminder: test is the sealed split; every read of it weakens what it can tell you "
+                          "(tune on val)")
+    metered = MeteredModel(load_model(model_config_from(model, api_key_env=api_key_env)), role="executor", runs=runs, run_id=run_id,
                            cache=ReplyCache(database) if cache else None)
     console.print(f"run {run_id}: {len(tasks)} task(s) of {env}/{split} with "
                   f"{library or 'no skills'} on {metered.id}")

@@ -15,6 +15,7 @@ from ..improve import improve
 from ..models import ModelUnavailable, load_model
 from ..registry import load_environment
 from ..store import Database
+from ..stats import Paired
 from ..store.runs import RunStore, new_run_id
 from ._common import DbOption, console, db_path, err_console
 from .progress import EpisodeProgress
@@ -38,18 +39,16 @@ class LiveView:
             line = f"batch {data['key']}: dev accuracy {data['accuracy']:.0%} with {data['skills']} skill(s)"
         elif kind == "accepted":
             self.accepted += 1
-            line = f"[green]accepted[/] {data['edit']} -> v{data['version']}: {data['evidence']}"
+            line = f"[green]accepted[/] {data['origin']} {data['edit']} -> v{data['version']}: {data['evidence']}"
         elif kind == "refused":
             self.refused += 1
-            line = f"[red]refused[/] {data['edit']}: {data['evidence']}"
+            line = f"[red]refused[/] {data['origin']} {data['edit']}: {data['evidence']}"
         elif kind == "val":
             line = f"[bold]val after epoch {data['epoch']}[/]: {data['accuracy']:.1%} ({data['passed']}/{data['total']})"
         elif kind == "note":
             line = f"[dim]{data['text']}[/]"
         elif kind == "test":
-            none, final = data["no_skills"], data["final"]
-            line = (f"[bold]sealed test[/]: no skills {none['accuracy']:.1%} -> final {final['accuracy']:.1%} "
-                    f"({final['skills']} skill(s))")
+            line = f"[bold]sealed test[/] ({data['final']['skills']} skill(s)): {sealed_line(data)}"
         if line:
             elapsed = time.perf_counter() - self.started
             self.progress.progress.console.print(f"[dim]{elapsed:6.0f}s[/] {line}  "
@@ -102,15 +101,24 @@ def improve_command(
     except ModelUnavailable as error:
         _say_how_to_resume(path, run_id, f"paused: {error}", status="paused")
         raise typer.Exit(75) from None
-    state = result.state
+    state, counts = result.state, result.counts
+    origins = ", ".join(f"{origin} {n}" for origin, n in counts.accepted_by_origin.items())
     console.print(f"\n[bold]run {result.run_id}[/] finished: library {result.library.ref} "
-                  f"({len(result.library.skills)} skill(s)); accepted {state.accepted}, refused {state.refused}; "
-                  f"gate episodes {state.gate_episodes} (+{state.gate_episodes_saved} saved by early reject)")
+                  f"({len(result.library.skills)} skill(s)); accepted {counts.accepted}"
+                  + (f" ({origins})" if origins else "") + f", refused {counts.refused}; "
+                  f"gate episodes {counts.gate_episodes} (+{counts.gate_episodes_saved} saved by early reject); "
+                  f"exploration episodes {counts.explore_episodes}")
     if state.test:
-        none, final = state.test["no_skills"], state.test["final"]
-        console.print(f"sealed test: no skills {none['passed']}/{none['total']} ({none['accuracy']:.1%}) -> "
-                      f"final {final['passed']}/{final['total']} ({final['accuracy']:.1%})")
+        console.print(f"[bold]sealed test[/], no skills -> final library: {sealed_line(state.test)}")
     console.print(f"inspect: grasp library log {result.library.library}   report: grasp report {result.run_id}")
+
+
+def sealed_line(test: dict) -> str:
+    """The paired sealed-test result in one line (fixed, broken, exact McNemar p)."""
+    if test.get("paired"):
+        return Paired.model_validate(test["paired"]).one_line()
+    none, final = test["no_skills"], test["final"]
+    return f"{none['passed']}/{none['total']} -> {final['passed']}/{final['total']}"
 
 
 def _say_how_to_resume(path: Path, run_id: str, what: str, status: str = "interrupted") -> None:

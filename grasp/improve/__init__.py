@@ -12,6 +12,8 @@ from ..models.base import Model
 from ..models.metered import MeteredModel
 from ..store import Database, LibraryStore, Version
 from ..store.runs import ReplyCache, RunStore
+from ..errors import ConfigError
+from .counters import RunCounts, run_counts
 from .loop import Event, Improver
 from .state import RunState
 
@@ -20,6 +22,7 @@ class ImproveResult(BaseModel):
     run_id: str
     library: Version
     state: RunState
+    counts: RunCounts
 
 
 async def improve(
@@ -30,30 +33,45 @@ async def improve(
     db: str | Path = "grasp.db",
     proposer: Model | None = None,
     resume: str | None = None,
+    force: bool = False,
     run_id: str | None = None,
     on_event: Event | None = None,
     on_episode=None,
 ) -> ImproveResult:
     """Learn a library for ``environment`` with ``model``; returns the run and its final library.
 
-    ``resume`` continues the stored run of that id from its last finished step.
+    ``resume`` continues the stored run of that id from its last finished step, and refuses to
+    when the environment, a model or the task manifest differs from what the run recorded
+    (``force`` overrides that, and the override is recorded in the run's notes).
     """
     database = Database(db)
     libraries, runs = LibraryStore(database), RunStore(database)
+    identity = run_identity(environment, model, proposer or model)
     if resume:
         info = runs.get(resume)
         config = RunConfig.model_validate(info.config)
         state = RunState.model_validate(info.state or {})
         run_id, library = info.id, info.library or info.id
-        runs.update(run_id, status="running")
+        differences = [f"{what}: recorded {state.identity.get(what)!r}, now {value!r}"
+                       for what, value in identity.items() if state.identity and state.identity.get(what) != value]
+        if differences and not force:
+            raise ConfigError(f"run {run_id} was made with another setup ({'; '.join(differences)}); "
+                              "resume with the same one, or pass --force to continue anyway")
+        if differences:
+            state.notes.append("resumed with --force despite: " + "; ".join(differences))
+        state.identity = state.identity or identity
+        runs.update(run_id, status="running", state=state.model_dump(mode="json"))
     else:
-        config = config or RunConfig()
+        # What was actually passed in is what the record says, not the config's defaults.
+        config = (config or RunConfig()).model_copy(update={"environment": environment.name})
+        if config.library:  # a capacity that differs from the existing library's is refused before the run exists
+            libraries.create(config.library, capacity=config.loop.capacity, exist_ok=True)
         run_id = runs.create(kind="improve", environment=environment.name, config=config.model_dump(mode="json"),
                              manifest_hash=environment.manifest_hash(), library=config.library, run_id=run_id)
         library = config.library or run_id
         runs.update(run_id, library=library)
         libraries.create(library, capacity=config.loop.capacity, exist_ok=True)
-        state = RunState()
+        state = RunState(identity=identity)
     cache = ReplyCache(database) if config.cache else None
 
     def metered(inner: Model, role: str) -> MeteredModel:
@@ -68,18 +86,31 @@ async def improve(
     except BaseException:
         runs.update(run_id, status="interrupted", state=state.model_dump(mode="json"))
         raise
-    summary = {"headline": _headline(state), "test": state.test, "accepted": state.accepted,
-               "refused": state.refused, "gate_episodes": state.gate_episodes,
-               "gate_episodes_saved": state.gate_episodes_saved}
+    counts = run_counts(libraries, runs, run_id, library)
+    summary = {"headline": _headline(state), "test": state.test, **counts.model_dump()}
     runs.update(run_id, status="finished", summary=summary, state=state.model_dump(mode="json"))
-    return ImproveResult(run_id=run_id, library=libraries.version(library), state=state)
+    return ImproveResult(run_id=run_id, library=libraries.version(library), state=state, counts=counts)
+
+
+def run_identity(environment: Environment, executor: Model, proposer: Model) -> dict[str, str | None]:
+    """What a run runs on: the environment, each role's model and what exactly answers, the tasks."""
+    return {
+        "environment": environment.name,
+        "manifest": environment.manifest_hash(),
+        "executor": executor.id,
+        "executor_identity": executor.identity or executor.id,
+        "proposer": proposer.id,
+        "proposer_identity": proposer.identity or proposer.id,
+    }
 
 
 def _headline(state: RunState) -> str:
     if not state.test:
         return ""
     none, final = state.test["no_skills"], state.test["final"]
-    return f"test {none['accuracy']:.0%} -> {final['accuracy']:.0%}"
+    pair = state.test.get("paired") or {}
+    stats = f" (fixed {pair['fixed']}, broken {pair['broken']}, p={pair['p_value']:.2g})" if pair else ""
+    return f"test {none['accuracy']:.0%} -> {final['accuracy']:.0%}{stats}"
 
 
-__all__ = ["Episode", "ImproveResult", "improve"]
+__all__ = ["Episode", "ImproveResult", "improve", "run_identity"]

@@ -12,7 +12,7 @@ import re
 from pydantic import BaseModel, Field
 
 from ..environment import Episode
-from ..errors import ModelError
+from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from .traces import compress, within_budget
 
@@ -49,6 +49,8 @@ async def label_failures(model: Model, failures: list[Episode], known: dict[str,
     try:
         reply, _ = await structured(model, prompt, Labels, max_tokens=30 * len(parts) + 40)
         labels = [clean_label(label) for label in reply.labels]
+    except ModelUnavailable:
+        raise  # an outage pauses the run; it says nothing about the failures
     except ModelError as error:
         notes.append(f"classifier reply unusable ({error}); grader tags used as labels")
     result = {}

@@ -1,9 +1,11 @@
 """The acceptance gate: score a candidate library against the baseline on the probe.
 
 score = fixes - regressions - lambda * invalid-action regressions. An item
-whose episode errored in either run counts for neither side, so a no-op edit
-scores exactly 0 (the paper's code gave every candidate +1 for a baseline
-error). Early reject stops a candidate's probe once acceptance is impossible;
+that errored at baseline counts for neither side, whatever the candidate does,
+so a no-op edit scores exactly 0 (the paper's code gave every candidate +1 for
+a baseline error). An item that errors only under the candidate is a failure
+of the candidate: a regression when it passed at baseline (a skill that
+overflows the context or makes a request crash is not harmless). Early reject stops a candidate's probe once acceptance is impossible;
 it never changes a decision, only saves episodes.
 """
 
@@ -36,10 +38,14 @@ class Tally(BaseModel):
 
 
 def outcome(baseline: Episode, candidate: Episode | None) -> ProbeOutcome:
+    if candidate is None or baseline.error:
+        after = None  # not run, or unknowable: an error at baseline is neutral under both runs
+    else:
+        after = False if candidate.error else candidate.passed
     return ProbeOutcome(
-        task_id=baseline.task_id, family=baseline.family, before=baseline.passed,
-        after=None if candidate is None or candidate.error or baseline.error else candidate.passed,
+        task_id=baseline.task_id, family=baseline.family, before=baseline.passed, after=after,
         before_invalid=baseline.invalid, after_invalid=bool(candidate and candidate.invalid),
+        after_error=bool(candidate and candidate.error and not baseline.error),
     )
 
 

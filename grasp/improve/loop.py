@@ -20,14 +20,18 @@ from ..errors import SealedSplitError
 from ..evaluate import EvalResult
 from ..models.base import Model
 from ..skills import Skill
+from ..stats import paired
 from ..store import LibraryStore
 from ..store.runs import RunStore
 from ..tasks import Task
 from .classifier import label_failures, label_key
 from .decide import GateRunner, Judged, best, evidence_for
+from .explore import explore as explore_for_pass
 from .gate import GateRule
+from .induction import induce
 from .probe import sample_probe
-from .proposer import Candidate, Proposal, build_prompt, forbidden_values, propose, revision_prompt, to_candidate
+from .proposer import Candidate, Proposal, build_prompt, masker, propose, revision_prompt, to_candidate
+from .repair import checked, skill_text
 from .state import RunState, ValPoint
 
 Event = Callable[[str, dict], None]
@@ -140,6 +144,8 @@ class Improver:
         self.save()
 
     async def _validate(self, epoch: int) -> None:
+        if epoch in self.state.val_done_epochs:  # a resume after the point was stored, before the cursor moved
+            return
         head = self.head()
         skills = {} if epoch == 0 else head.skills
         episodes = await self._run(self.val, skills, phase="val", prefix=f"val:e{epoch}")
@@ -161,20 +167,29 @@ class Improver:
         accuracy = sum(e.passed for e in episodes) / max(1, len(episodes))
         self.emit("batch", {"key": key, "accuracy": accuracy, "skills": len(head.skills)})
         if key not in self.state.proposals:
-            candidates = await self._candidates(key, episodes, head.skills, accuracy)
+            candidates = await self._candidates(key, batch, episodes, head.skills, accuracy)
             self.state.proposals[key] = [c.model_dump(mode="json") for c in candidates]
             self.state.dev_accuracy.append(accuracy)
             self.save()
         candidates = [Candidate.model_validate(c) for c in self.state.proposals[key]]
         await self._decide(key, batch, head, candidates)
 
-    async def _candidates(self, key: str, episodes: list[Episode], skills: dict[str, Skill],
+    def _collapsed(self, batch: list[Task], accuracy: float) -> bool:
+        """The batch fell well below what no skills achieve on the same families (val, epoch 0)."""
+        baseline: dict[str, list[bool]] = defaultdict(list)
+        for episode in self.runs.episodes(self.run_id, phase="val", key_prefix="val:e0:"):
+            baseline[episode.family].append(episode.passed)
+        rates = [sum(baseline[t.family]) / len(baseline[t.family]) for t in batch if baseline[t.family]]
+        return bool(rates) and accuracy < sum(rates) / len(rates) - self.config.loop.collapse_margin
+
+    async def _candidates(self, key: str, batch: list[Task], episodes: list[Episode], skills: dict[str, Skill],
                           accuracy: float) -> list[Candidate]:
-        if skills and accuracy <= self.config.loop.collapse_threshold:
+        if skills and self._collapsed(batch, accuracy):
             newest = max(skills, key=lambda name: self.libraries.skill_history(self.library, name)[-1].version)
-            self.emit("note", {"text": f"{key}: dev accuracy collapsed; probing removal of {newest}"})
+            self.emit("note", {"text": f"{key}: dev accuracy {accuracy:.0%} fell well below no skills; "
+                                       f"probing removal of {newest}"})
             return [Candidate(edit=Edit(kind=EditKind.REMOVE, target=newest, rationale="collapse recovery"),
-                              group="recovery")]
+                              group="recovery", origin="recovery")]
         failures = [e for e in episodes if not e.passed and e.error is None]
         if not failures:
             return []
@@ -186,58 +201,100 @@ class Improver:
             groups[self.state.labels[label_key(episode)]].append(episode)
         label, failing = max(sorted(groups.items()), key=lambda item: len(item[1]))
         family = failing[0].family
-        passing = [e for e in episodes if e.passed and e.family == family]
-        if not passing:  # contrast with a pass of the same family from earlier in the run
-            passing = self.runs.episodes(self.run_id, phase="train", family=family, passed=True)[-1:]
-        evidence = self._skill_evidence()
+        passing = await self._passing(key, batch, episodes, family, skills)
         tasks = {t.id: t for t in self.dev}
-        instruction = tasks[failing[0].task_id].instruction if failing[0].task_id in tasks else ""
+        shown = failing[:2] + passing[:1]
+        seen = sorted({e.task_id for e in shown})
+        mask = masker(self.env, [tasks[e.task_id] for e in shown if e.task_id in tasks])
+        candidates: list[Candidate] = []
+        if passing and self.config.loop.induction and passing[0].task_id in tasks:
+            induced = await induce(passing[0], tasks[passing[0].task_id], self.env, self.proposer, library=skills,
+                                   capacity=self.config.loop.capacity, group=label, seed=self.config.seed)
+            candidates.append(await self._checked(induced, None, [], skills, family, set(), label, mask, seen))
+        if self.config.loop.candidates:
+            candidates += await self._proposed(key, label, failing, passing, skills, family, mask, seen, tasks)
+        unique, signatures = [], set()
+        for candidate in candidates:
+            signature = candidate.edit.model_dump_json() if candidate.edit else None
+            if signature and signature in signatures:
+                candidate = candidate.model_copy(update={"edit": None, "refusal": "duplicate of another candidate"})
+            signatures.add(signature)
+            unique.append(candidate.model_copy(update={"seen": seen}))
+        return unique
+
+    async def _passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
+                       skills: dict[str, Skill]) -> list[Episode]:
+        """A passing trace of ``family``: this batch, an earlier batch or exploration, else explore now."""
+        passing = [e for e in episodes if e.passed and e.family == family]
+        if passing:
+            return passing
+        earlier = [e for phase in ("train", "explore")
+                   for e in self.runs.episodes(self.run_id, phase=phase, family=family, passed=True)]
+        if earlier:
+            return earlier[-1:]
+        explore = self.config.explore
+        if not explore.attempts:
+            return []
+        failing = [t for t, e in zip(batch, episodes, strict=False) if not e.passed and t.family == family]
+        self.emit("note", {"text": f"{key}: no passing {family} trace yet; exploring "
+                                   f"(up to {explore.attempts} attempt(s) at temperature {explore.temperature:g})"})
+        found = await explore_for_pass(
+            self.env, self.executor, failing, skills, attempts=explore.attempts, temperature=explore.temperature,
+            seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
+            skills_per_episode=self.config.loop.skills_per_episode, max_rounds=self.config.max_rounds,
+            on_episode=self.on_episode)
+        self.emit("note", {"text": f"{key}: exploration {'found a pass' if found else 'found no pass'}"})
+        return [found] if found else []
+
+    async def _proposed(self, key: str, label: str, failing: list[Episode], passing: list[Episode],
+                        skills: dict[str, Skill], family: str, mask, seen: list[str],
+                        tasks: dict[str, Task]) -> list[Candidate]:
+        evidence = self._skill_evidence()
+        first = tasks.get(failing[0].task_id)
+        placeholders = sorted(first.variables) if first else []
         prompt, cut = build_prompt(label, failing, passing, skills, evidence, self.config.loop.capacity,
                                    self.env.protocol_notes()[:1500], budget_chars=self._prompt_budget(),
-                                   instruction=instruction)
+                                   brief=self.env.proposer_brief(), mask=mask, placeholders=placeholders,
+                                   instruction=first.instruction if first else "")
         if cut:
             self.state.notes.append(f"{key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
         self.emit("note", {"text": f"{key}: proposing for '{label}' ({len(failing)} failure(s), {family})"})
         proposals, _ = await propose(self.proposer, prompt, self.config.loop.candidates,
                                      temperature=self.config.loop.proposal_temperature,
                                      seed=self.config.seed + len(self.state.proposals))
-        forbidden = forbidden_values([tasks[e.task_id] for e in failing + passing if e.task_id in tasks])
-        candidates, seen = [], set()
+        forbidden = set().union(*(self.env.forbidden_values(tasks[i]) for i in seen if i in tasks))
+        candidates = []
         for proposal in proposals:
             candidate = to_candidate(proposal, library=skills, capacity=self.config.loop.capacity, family=family,
-                                     forbidden=forbidden, group=label)
-            candidate = await self._checked(candidate, proposal, prompt, skills, family, forbidden, label)
-            signature = candidate.edit.model_dump_json() if candidate.edit else None
-            if signature and signature in seen:
-                candidate = Candidate(edit=None, refusal="duplicate of another candidate", group=label)
-            seen.add(signature)
-            candidates.append(candidate)
+                                     forbidden=forbidden, group=label, mask=mask)
+            candidates.append(await self._checked(candidate, proposal, prompt, skills, family, forbidden, label,
+                                                  mask, seen))
         return candidates
 
-    async def _checked(self, candidate: Candidate, proposal: Proposal | str, prompt: list[dict[str, str]],
-                       skills: dict[str, Skill], family: str, forbidden: set[str], label: str) -> Candidate:
-        """Ask the environment whether the skill would work; one repair attempt, else a refusal.
+    async def _checked(self, candidate: Candidate, proposal: Proposal | str | None, prompt: list[dict[str, str]],
+                       skills: dict[str, Skill], family: str, forbidden: set[str], label: str, mask,
+                       seen: list[str]) -> Candidate:
+        """Ask the environment whether the skill's requests would work; repair from its words, or refuse.
 
-        A skill whose request the server rejects outright cannot help, so this saves its probe episodes."""
-        skill = candidate.edit.skill if candidate.edit else None
-        problem = self.env.check_skill(f"{skill.description}\n{skill.body}") if skill else None
-        if problem is None or isinstance(proposal, str):
-            return candidate
-        repair = prompt + [
-            {"role": "assistant", "content": proposal.model_dump_json()},
-            {"role": "user", "content": f"The server rejects a request in this skill: {problem}\n"
-                                        "Fix the skill and reply with the corrected JSON object."},
-        ]
-        fixed, _ = await propose(self.proposer, repair, 1, temperature=0.0, seed=self.config.seed)
-        repaired = to_candidate(fixed[0], library=skills, capacity=self.config.loop.capacity, family=family,
-                                forbidden=forbidden, group=label)
-        skill = repaired.edit.skill if repaired.edit else None
-        still = self.env.check_skill(f"{skill.description}\n{skill.body}") if skill else None
-        if repaired.edit is not None and still is None:
-            self.state.notes.append(f"repaired a skill the server would reject ({problem[:120]})")
-            return repaired
-        return Candidate(edit=None, refusal=f"the environment rejects its request: {(still or problem)[:200]}",
-                         group=label)
+        A skill whose request the environment rejects outright cannot help, so this saves its probe
+        episodes. An induced skill (no proposal to repair) is refused when it fails the check."""
+        if proposal is None:
+            text = skill_text(candidate)
+            problem = self.env.check_skill(text) if text else None
+            if problem is None:
+                return candidate
+            return candidate.model_copy(update={"edit": None, "refusal": f"the environment rejects its request: "
+                                                                         f"{problem[:200]}"})
+
+        def validate(reply: Proposal | str) -> Candidate:
+            return to_candidate(reply, library=skills, capacity=self.config.loop.capacity, family=family,
+                                forbidden=forbidden, group=label, mask=mask)
+
+        result = await checked(candidate, proposal, prompt, environment=self.env, proposer=self.proposer,
+                               validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed)
+        if result.origin == "repaired":
+            self.state.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
+        return result
 
     def _prompt_budget(self) -> int:
         n_ctx = self.config.proposer.n_ctx if self.config.proposer else self.config.executor.n_ctx
@@ -251,56 +308,68 @@ class Improver:
     async def _decide(self, key: str, batch: list[Task], head, candidates: list[Candidate]) -> None:
         decided = {d.evidence.extra.get("candidate") for d in self.libraries.decisions(self.library, run_id=self.run_id)
                    if d.evidence.extra.get("decision") == key}
-        models = {"executor": self.executor.id, "proposer": self.proposer.id}
         for index, candidate in enumerate(candidates):
-            if candidate.edit is None and index not in decided:
-                self.libraries.record_decision(self.library, base=head.number, edit=None, evidence=Evidence(
-                    accepted=False, reason=f"invalid proposal: {candidate.refusal}", budget=self.rule.budget,
-                    models=models, extra={"decision": key, "candidate": index, "group": candidate.group}))
-                self.state.refused += 1
-        valid = [(index, c.edit) for index, c in enumerate(candidates) if c.edit is not None]
+            if candidate.edit is None:
+                self._record(key, index, candidate, head, decided, reason=f"invalid proposal: {candidate.refusal}")
+        valid = [(index, c) for index, c in enumerate(candidates) if c.edit is not None]
         if not valid:
             return
-        probe = await self._probe(key, batch, head.skills)
+        exclude = {task.id for task in batch} | {task_id for _, c in valid for task_id in c.seen}
+        probe = await self._probe(key, exclude, head.skills)
         if not probe:
-            self.state.notes.append(f"{key}: no probe items outside the batch; candidates not judged")
+            for index, candidate in valid:
+                self._record(key, index, candidate, head, decided,
+                             reason="not judged: no probe items outside the batch and the traces it was built from")
             return
         baseline = [e for e in await self.gate.run(probe, head.skills) if e is not None]
         judged: list[Judged] = []
-        for _, edit in valid:
-            judged.append(await self.gate.judge(probe, baseline, head.skills, edit))
+        for _, candidate in valid:
+            judged.append(await self.gate.judge(probe, baseline, head.skills, candidate.edit))
         winner = best(judged)
         if winner is not None and winner.tally and winner.tally.regressions and self.config.loop.revise:
-            revised = await self._revise(key, probe, baseline, head.skills, winner, candidates)
+            revised = await self._revise(key, probe, baseline, head.skills, winner)
             if revised is not None:
-                valid.append((len(candidates), revised.edit))
+                origin = candidates[valid[judged.index(winner)][0]].origin
+                candidates.append(Candidate(edit=revised.edit, group="revision", origin="revision",
+                                            seen=sorted({*valid[judged.index(winner)][1].seen}), refusal=None))
+                valid.append((len(candidates) - 1, candidates[-1]))
                 judged.append(revised)
-                candidates.append(Candidate(edit=revised.edit, group="revision"))
                 winner = revised
-        for (index, edit), result in zip(valid, judged, strict=True):
-            self.state.gate_episodes += result.tally.run if result.tally else 0
-            self.state.gate_episodes_saved += result.tally.skipped if result.tally else 0
-            extra = {"decision": key, "candidate": index, "group": candidates[index].group,
-                     "probe": [t.id for t in probe]}
+                self.state.notes.append(f"{key}: the revision of a {origin} candidate won")
+        for (index, candidate), result in zip(valid, judged, strict=True):
             if result is winner:
-                evidence = evidence_for(result, self.rule, accepted=True, reason=result.reason, models=models,
-                                        extra=extra)
-                origin = {"recovery": "recovery", "revision": "revision"}.get(candidates[index].group, "proposer")
-                version = self.libraries.apply(self.library, edit, origin=origin, evidence=evidence, base=head.number,
-                                               idempotency_key=f"{self.run_id}:{key}", run_id=self.run_id)
-                self.state.accepted += 1
-                self.emit("accepted", {"key": key, "edit": edit.summary(), "version": version.number,
-                                       "evidence": evidence.one_line()})
-            elif index not in decided:
+                self._record(key, index, candidate, head, decided, judged=result, accepted=True, probe=probe)
+            else:
                 reason = result.reason if not result.accepted else f"a better candidate won ({result.reason})"
-                evidence = evidence_for(result, self.rule, accepted=False, reason=reason, models=models, extra=extra)
-                self.libraries.record_decision(self.library, base=head.number, edit=edit, evidence=evidence,
-                                               run_id=self.run_id)
-                self.state.refused += 1
-                self.emit("refused", {"key": key, "edit": edit.summary(), "evidence": evidence.one_line()})
+                self._record(key, index, candidate, head, decided, judged=result, reason=reason, probe=probe)
+
+    def _record(self, key: str, index: int, candidate: Candidate, head, decided: set, *, reason: str = "",
+                judged: Judged | None = None, accepted: bool = False, probe: list[Task] | None = None) -> None:
+        """The one path every decision takes: stored with its run, once (a resume skips it), announced."""
+        models = {"executor": self.executor.id, "proposer": self.proposer.id}
+        extra = {"decision": key, "candidate": index, "group": candidate.group, "seen": candidate.seen}
+        if probe is not None:
+            extra["probe"] = [task.id for task in probe]
+        if accepted and judged is not None:
+            evidence = evidence_for(judged, self.rule, accepted=True, reason=judged.reason, models=models, extra=extra)
+            version = self.libraries.apply(self.library, judged.edit, origin=candidate.origin, evidence=evidence,
+                                           base=head.number, idempotency_key=f"{self.run_id}:{key}", run_id=self.run_id)
+            self.emit("accepted", {"key": key, "edit": judged.edit.summary(), "version": version.number,
+                                   "origin": candidate.origin, "evidence": evidence.one_line()})
+            return
+        if index in decided:
+            return
+        if judged is not None:
+            evidence = evidence_for(judged, self.rule, accepted=False, reason=reason, models=models, extra=extra)
+        else:
+            evidence = Evidence(accepted=False, reason=reason, budget=self.rule.budget, models=models, extra=extra)
+        self.libraries.record_decision(self.library, base=head.number, edit=candidate.edit, evidence=evidence,
+                                       origin=candidate.origin, run_id=self.run_id)
+        edit = candidate.edit.summary() if candidate.edit else f"{candidate.origin} candidate"
+        self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": evidence.one_line()})
 
     async def _revise(self, key: str, probe: list[Task], baseline: list[Episode], skills: dict[str, Skill],
-                      winner: Judged, candidates: list[Candidate]) -> Judged | None:
+                      winner: Judged) -> Judged | None:
         """A narrower version of a winner that broke probe items; kept only if it scores strictly higher."""
         skill = winner.edit.skill
         if skill is None or winner.tally is None:
@@ -309,12 +378,13 @@ class Improver:
         if revision_key not in self.state.proposals:
             broken = {item.task_id for item in winner.tally.items if item.regressed}
             fixed = {item.task_id for item in winner.tally.items if item.fixed}
+            mask = masker(self.env, [task for task in probe if task.id in broken | fixed])
             prompt = revision_prompt(skill, [e for e in baseline if e.task_id in broken],
-                                     [e for e in baseline if e.task_id in fixed])
+                                     [e for e in baseline if e.task_id in fixed], mask=mask)
             proposals, _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.config.seed)
             candidate = to_candidate(proposals[0], library={**skills, skill.name: skill},
                                      capacity=self.config.loop.capacity + 1, family=skill.tags[0] if skill.tags else "",
-                                     forbidden=set(), group="revision")
+                                     forbidden=set(), group="revision", mask=mask)
             if candidate.edit is not None and candidate.edit.skill is not None:
                 revised_skill = candidate.edit.skill.model_copy(update={"name": skill.name, "tags": skill.tags})
                 candidate = Candidate(edit=winner.edit.model_copy(update={"skill": revised_skill}), group="revision")
@@ -331,9 +401,9 @@ class Improver:
         self.state.notes.append(f"{key}: revision did not beat the original ({judged.reason})")
         return None
 
-    async def _probe(self, key: str, batch: list[Task], skills: dict[str, Skill]) -> list[Task]:
-        """Probe items outside the batch, balanced on their current pass/fail status."""
-        in_batch = {task.id for task in batch}
+    async def _probe(self, key: str, exclude: set[str], skills: dict[str, Skill]) -> list[Task]:
+        """Probe items outside ``exclude`` (the batch, and every task whose trace built a candidate),
+        balanced on their current pass/fail status."""
         tasks = {task.id: task for task in self.dev}
         status = dict(self.runs.outcomes(self.run_id, phase="train"))  # the latest outcome of each task wins
         pool = [tasks[i] for i in self.state.probe_pool if i in tasks]
@@ -342,7 +412,7 @@ class Improver:
             if episode is not None:
                 status[episode.task_id] = episode.passed
         known = [(tasks[i], passed) for i, passed in sorted(status.items()) if i in tasks]
-        return sample_probe(known, size=self.config.gate.probe_size, exclude=in_batch,
+        return sample_probe(known, size=self.config.gate.probe_size, exclude=exclude,
                             seed=f"{self.config.seed}:probe:{key}")
 
     async def _finish(self) -> None:
@@ -359,11 +429,16 @@ class Improver:
             tasks = self.sealed.resume_read() if state.test_read else self.sealed.read()
             self.save()
             none = EvalResult(episodes=await self._run(tasks, {}, phase="test", prefix="test:none"))
-            learned = EvalResult(episodes=await self._run(tasks, final.skills, phase="test", prefix="test:final"))
+            learned = none  # the final library may be the no-skill one: the same episodes, not run twice
+            if final.skills:
+                learned = EvalResult(episodes=await self._run(tasks, final.skills, phase="test", prefix="test:final"))
+            comparison = paired({e.task_id: e.passed for e in none.episodes},
+                                {e.task_id: e.passed for e in learned.episodes})
             state.test = {
                 "no_skills": {"passed": none.passed, "total": len(none.episodes), "accuracy": none.accuracy,
                               "ci95": list(none.interval())},
                 "final": {"passed": learned.passed, "total": len(learned.episodes), "accuracy": learned.accuracy,
                           "ci95": list(learned.interval()), "version": final.number, "skills": len(final.skills)},
+                "paired": comparison.model_dump(),
             }
             self.emit("test", state.test)

@@ -10,14 +10,15 @@ candidate with its reason instead of being dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from ..edits import Edit, EditKind
-from ..environment import Episode
-from ..errors import ModelError
+from ..environment import Environment, Episode, ProposerBrief
+from ..errors import ModelError, ModelUnavailable
 from ..models.base import ChatResult, Model, structured
 from ..skills import Skill, normalize_name
 from ..tasks import Task
@@ -33,24 +34,46 @@ class Proposal(BaseModel):
     name: str = Field(max_length=48, description="short hyphenated skill name, like sort-newest-first")
     target: str | None = Field(default=None, description="for REMOVE/REPLACE: the existing skill to remove")
     description: str = Field(min_length=10, description="when to use the skill, one sentence")
-    body: str = Field(min_length=20, description="3-6 short imperative steps; use <MRN>, <CODE>, <value> placeholders")
+    body: str = Field(min_length=20, description="3-6 short imperative steps; <PLACEHOLDERS> for the task's values")
 
 
 class Candidate(BaseModel):
     edit: Edit | None
     refusal: str | None = None
     group: str = ""
+    origin: str = "proposer"  # proposer | induced | repaired | revision | recovery
+    seen: list[str] = Field(default_factory=list)  # task ids whose traces produced it: never in its probe
 
 
-EXAMPLE = ('{"action": "ADD", "name": "count-active-orders", "description": "Use when asked how many active '
-           'medication orders a patient has.", "body": "1. GET MedicationRequest?patient=<MRN>&status=active&_count=100'
-           '\\n2. Count the entries of the Bundle.\\n3. FINISH([<count>])"}')
-MRN = re.compile(r"\bS\d{7}\b")
+def masker(environment: Environment, tasks: list[Task]) -> Callable[[str], str]:
+    """Hide the contrasted tasks' declared values (as <NAME>) and the environment's identifiers."""
+    abstract = abstractor(tasks)
+    return lambda text: environment.mask_identifiers(abstract(text))
 
 
-def mask(text: str) -> str:
-    """Hide patient ids from the proposer, so that skills come out with placeholders."""
-    return MRN.sub("<MRN>", text)
+def abstractor(tasks: list[Task]) -> Callable[[str], str]:
+    """Replace every spelling of every declared variable of ``tasks`` by ``<NAME>``, longest first,
+    only where it stands alone: a code "MG" never eats into "MGMT", an id 123 never into 91234, but
+    a date right after a search prefix (``ge2024-03-14``) is still found."""
+    pairs = sorted({(spelling, name) for task in tasks for name, spellings in task.spellings().items()
+                    for spelling in spellings if len(spelling) >= 2}, key=lambda pair: (-len(pair[0]), pair))
+    patterns = [(re.compile(_edge(spelling[0], before=True) + re.escape(spelling) + _edge(spelling[-1], before=False)),
+                 f"<{name}>") for spelling, name in pairs]
+
+    def abstract(text: str) -> str:
+        for pattern, placeholder in patterns:
+            text = pattern.sub(placeholder, text)
+        return text
+
+    return abstract
+
+
+def _edge(char: str, *, before: bool) -> str:
+    """A lookaround that keeps a match from running on into the same kind of character."""
+    kind = "0-9" if char.isdigit() else "A-Za-z0-9" if char.isalpha() else ""
+    if not kind:
+        return ""
+    return f"(?<![{kind}])" if before else f"(?![{kind}])"
 
 
 def build_prompt(
@@ -63,26 +86,32 @@ def build_prompt(
     notes: str,
     *,
     budget_chars: int,
+    brief: ProposerBrief,
+    mask: Callable[[str], str] = lambda text: text,
+    placeholders: list[str] | None = None,
     instruction: str = "",
 ) -> tuple[list[dict[str, str]], int]:
-    """The proposer prompt: the task, failing traces next to a passing one, the library, a fill-in format."""
+    """The proposer prompt: the task, failing traces next to a passing one, the library, a fill-in format.
+
+    Everything domain-specific (persona, the worked example, what to mask) comes from the environment."""
     traces = [f"FAILED attempt:\n{mask(compress(e))}" for e in failing[:2]]
     traces += [f"SUCCESSFUL attempt on a similar task:\n{mask(compress(e))}" for e in passing[:1]]
     kept, cut = within_budget(traces, budget_chars)
     skills = "\n".join(f"- {s.name}: {s.description} [{evidence.get(s.name, 'no evidence yet')}]"
                        for s in library.values()) or "(none yet)"
     at_capacity = len(library) >= capacity
-    system = ("You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
-              "checklist the agent will read before similar tasks, so that it avoids the mistake it made.")
-    user = (f"API: {notes}\n\nThe task was: {mask(instruction)}\n\n" + "\n\n".join(kept)
+    names = ", ".join(f"<{name}>" for name in (placeholders or [])[:4]) or "<value>"
+    api = f"API: {notes}\n\n" if notes else ""
+    user = (f"{api}The task was: {mask(instruction)}\n\n" + "\n\n".join(kept)
             + f"\n\nThe mistake is labelled: {label}.\n\nSkills the agent has now ({len(library)}/{capacity}):\n{skills}\n\n"
             + ("The library is full: use MODIFY (same name, better body), REMOVE or REPLACE.\n" if at_capacity else
                "Use ADD for a new skill, or MODIFY to rewrite an existing one under the same name.\n")
             + "Write the skill as one JSON object. name: a short hyphenated name of the fix, like sort-newest-first. "
-              "description: 'Use when ...' naming the kind of task. body: 3-5 numbered steps with the exact request "
-              "pattern to send and how to read the answer from the result, using placeholders like <MRN>, <CODE> "
-              "and <value>, never real ids or values. Example of the format, for a different task:\n" + EXAMPLE)
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}], cut
+              "description: 'Use when ...' naming the kind of task. body: 3-5 numbered steps with the exact action "
+              f"to send and how to read the answer from the result, using placeholders like {names} for the "
+              "task's values, never real ids or values. Example of the format, for a different task:\n"
+            + brief.example)
+    return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}], cut
 
 
 async def propose(
@@ -102,6 +131,8 @@ async def propose(
                                                seed=seed + index)
             results.extend(calls)
             proposals.append(proposal)
+        except ModelUnavailable:
+            raise  # an outage pauses the run (resumable); it is not a bad proposal
         except ModelError as error:
             proposals.append(f"unusable reply: {error}")
     return proposals, results
@@ -115,8 +146,13 @@ def to_candidate(
     family: str,
     forbidden: set[str],
     group: str,
+    mask: Callable[[str], str] = lambda text: text,
 ) -> Candidate:
-    """Validate one proposal into an Edit, or a refusal that says why."""
+    """Validate one proposal into an Edit, or a refusal that says why.
+
+    ``mask`` first rewrites the declared task values and identifiers the model copied into
+    placeholders (an exact, mechanical fix); a value in ``forbidden`` that is still there after it
+    (an answer, a dose) is a leak, and the proposal is refused."""
     if isinstance(proposal, str):
         return Candidate(edit=None, refusal=proposal, group=group)
     name = normalize_name(proposal.name)
@@ -135,17 +171,16 @@ def to_candidate(
             return Candidate(edit=None, refusal=f"{kind.value} of unknown skill {target!r}", group=group)
     if kind is EditKind.REMOVE:
         return Candidate(edit=Edit(kind=kind, target=target), group=group)
-    text = f"{proposal.description}\n{proposal.body}"
+    description, body = mask(proposal.description), mask(proposal.body)
+    text = f"{description}\n{body}"
     leaked = sorted(value for value in forbidden if value in text)
     if leaked:
         return Candidate(edit=None, refusal=f"leaks task values {leaked[:3]} (use placeholders)", group=group)
-    if re.search(r"\bS\d{7}\b", text):
-        return Candidate(edit=None, refusal="leaks a patient MRN (use <MRN>)", group=group)
     for other in library.values():
-        if other.name != (target or name) and other.description.strip().lower() == proposal.description.strip().lower():
+        if other.name != (target or name) and other.description.strip().lower() == description.strip().lower():
             return Candidate(edit=None, refusal=f"duplicate trigger of skill {other.name!r}", group=group)
     try:
-        skill = Skill(name=name, description=proposal.description, body=proposal.body[:MAX_BODY], tags=[family])
+        skill = Skill(name=name, description=description, body=body[:MAX_BODY], tags=[family])
         if kind is EditKind.REPLACE:
             return Candidate(edit=Edit(kind=kind, target=target, skill=skill), group=group)
         return Candidate(edit=Edit(kind=kind, skill=skill), group=group)
@@ -155,27 +190,14 @@ def to_candidate(
         return Candidate(edit=None, refusal=f"invalid skill: {where}: {first['msg'][:160]}", group=group)
 
 
-def forbidden_values(tasks: list[Task]) -> set[str]:
-    """Concrete values from the contrasted tasks that a skill must not contain."""
-    values: set[str] = set()
-    for task in tasks:
-        for value in task.solution.values():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) >= 1.05:
-                text = f"{value:g}"
-                if len(text) >= 3:
-                    values.add(text)
-            elif isinstance(value, str) and len(value) >= 6 and value != "Patient not found":
-                values.add(value)
-    return values
-
-
-def revision_prompt(skill: Skill, broken: list[Episode], fixed: list[Episode]) -> list[dict[str, str]]:
+def revision_prompt(skill: Skill, broken: list[Episode], fixed: list[Episode],
+                    mask: Callable[[str], str] = lambda text: text) -> list[dict[str, str]]:
     """Ask for a narrower version of ``skill`` that keeps its fixes and stops breaking ``broken``."""
-    parts = [f"BROKEN by the skill (passed before it):\n{compress(e, limit=700)}" for e in broken[:2]]
-    parts += [f"FIXED by the skill:\n{compress(e, limit=700)}" for e in fixed[:1]]
+    parts = [f"BROKEN by the skill (passed before it):\n{mask(compress(e, limit=700))}" for e in broken[:2]]
+    parts += [f"FIXED by the skill:\n{mask(compress(e, limit=700))}" for e in fixed[:1]]
     user = (f"This skill was accepted on probation but broke some tasks that passed without it.\n\n"
             f"Skill {skill.name}: {skill.description}\n{skill.body}\n\n" + "\n\n".join(parts)
             + "\n\nRewrite it more narrowly (same name, action MODIFY) so it keeps the fixes and stops the breakage. "
-              "Use placeholders like <MRN> and <value>, never real values.")
+              "Use <PLACEHOLDERS> for the task's values, never real values.")
     return [{"role": "system", "content": "You revise skills for an agent: short Markdown how-tos."},
             {"role": "user", "content": user}]

@@ -26,10 +26,7 @@ class RunState(BaseModel):
     val: list[ValPoint] = Field(default_factory=list)
     val_done_epochs: list[int] = Field(default_factory=list)
     dev_accuracy: list[float] = Field(default_factory=list)
-    accepted: int = 0
-    refused: int = 0
-    gate_episodes: int = 0
-    gate_episodes_saved: int = 0
+    identity: dict[str, str | None] = Field(default_factory=dict)  # what the run ran on (checked on resume)
     finished_training: bool = False
     checkpoint: int | None = None
     test_read: bool = False

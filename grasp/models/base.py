@@ -34,6 +34,7 @@ class Model(ABC):
     """A chat model. ``id`` names it in logs, caches and evidence."""
 
     id: str = "model"
+    identity: str = ""  # what exactly answers: endpoint + model, or the weights' sha256; keys the reply cache
     supports_schema: bool = False  # can constrain a reply to a JSON schema
     supports_grammar: bool = False  # can constrain a reply to a GBNF grammar
     temperature: float = 0.0

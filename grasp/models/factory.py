@@ -19,9 +19,10 @@ def load_model(config: ModelConfig) -> Model:
             timeout_s=config.timeout_s, retries=config.retries, supports_schema=config.supports_schema,
         )
     from .local import LocalModel
-    from .weights import embedded_gguf, verify_gguf
+    from .weights import GGUF_SHA256, embedded_gguf, sha256_of, verify_gguf
 
     gguf = verify_gguf(config.gguf, config.gguf_sha256) if config.gguf else embedded_gguf()
     name = config.model or ("local:qwen2.5-coder-1.5b-instruct-q4_k_m" if config.gguf is None else None)
-    return LocalModel(gguf, name=name, n_ctx=config.n_ctx, n_threads=config.n_threads,
+    weights = GGUF_SHA256 if config.gguf is None else (config.gguf_sha256 or sha256_of(gguf))
+    return LocalModel(gguf, name=name, identity=f"sha256:{weights}", n_ctx=config.n_ctx, n_threads=config.n_threads,
                       temperature=config.temperature, seed=config.seed, max_tokens=config.max_tokens)

@@ -27,6 +27,7 @@ class LocalModel(Model):
         gguf: Path,
         *,
         name: str | None = None,
+        identity: str | None = None,
         n_ctx: int = 8192,
         n_threads: int | None = None,
         temperature: float = 0.0,
@@ -39,6 +40,7 @@ class LocalModel(Model):
             raise ModelError('the embedded model needs llama-cpp-python: pip install -e ".[local]"') from None
         self._llama_cpp = llama_cpp
         self.id = name or f"local:{gguf.name}"
+        self.identity = identity or f"{self.id}@{gguf.resolve()}"
         self.temperature = temperature
         self.seed = seed
         self.max_tokens = max_tokens

@@ -1,6 +1,8 @@
 """A model wrapper that caches temperature-0 replies and books tokens per role.
 
-The cache key is the model id plus the full request (messages, limits,
+The cache key is the model's identity (endpoint + model name, or the
+weights' sha256 for a local model: two servers or two GGUFs that share a
+name never share replies) plus the full request (messages, limits,
 grammar or schema), so a hit returns exactly what the model said to exactly
 that request in an earlier run.
 """
@@ -18,6 +20,7 @@ class MeteredModel(Model):
                  cache: ReplyCache | None = None) -> None:
         self.inner = inner
         self.id = inner.id
+        self.identity = inner.identity or inner.id
         self.role = role
         self.supports_schema = inner.supports_schema
         self.supports_grammar = inner.supports_grammar
@@ -31,7 +34,7 @@ class MeteredModel(Model):
         temperature = self.inner.temperature if temperature is None else temperature
         key = None
         if self.cache is not None and temperature == 0:
-            key = ReplyCache.key(self.id, {"messages": messages, **{k: v for k, v in options.items() if v is not None}})
+            key = ReplyCache.key(self.identity, {"messages": messages, **{k: v for k, v in options.items() if v is not None}})
             hit = self.cache.get(key)
             if hit is not None:
                 self.hits += 1

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from typing import Any
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from ..errors import ModelError
+from ..errors import ModelError, ModelUnavailable
 from .base import ChatResult, Model
-
-
-class ModelUnavailable(ModelError):
-    """The endpoint kept failing (timeouts, 429, 5xx) after every retry."""
 
 
 class _Retryable(Exception):
@@ -46,7 +43,9 @@ class OpenAICompatibleModel(Model):
     ) -> None:
         self.id = model
         self.base_url = base_url.rstrip("/") + "/"
+        self.identity = f"{model}@{self.base_url}"
         self.api_key_env = api_key_env
+        self._warned_plain_http = False
         self.temperature = temperature
         self.seed = seed
         self.max_tokens = max_tokens
@@ -61,6 +60,10 @@ class OpenAICompatibleModel(Model):
         key = os.environ.get(self.api_key_env)
         if not key:
             raise ModelError(f"the API key variable {self.api_key_env} is not set")
+        if not self._warned_plain_http and exposes_key(self.base_url):
+            self._warned_plain_http = True
+            warnings.warn(f"the key from ${self.api_key_env} is sent over plain http to {httpx.URL(self.base_url).host}; "
+                          "use https for a remote endpoint", UserWarning, stacklevel=2)
         return {"Authorization": f"Bearer {key}"}
 
     async def chat(
@@ -135,6 +138,15 @@ class OpenAICompatibleModel(Model):
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+def exposes_key(base_url: str) -> bool:
+    """True when a key would travel unencrypted to another machine (plain http, non-loopback host)."""
+    url = httpx.URL(base_url)
+    return url.scheme == "http" and url.host not in LOCAL_HOSTS and not url.host.endswith(".localhost")
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -31,13 +31,21 @@ class LibraryStore:
 
     # -- creating and listing ---------------------------------------------------------
     def create(self, name: str, *, capacity: int = DEFAULT_CAPACITY, exist_ok: bool = False) -> Version:
-        """Create an empty library (version 0)."""
+        """Create an empty library (version 0).
+
+        ``exist_ok`` returns an existing library only when its capacity is the one asked for: a
+        silently kept smaller capacity would make later commits fail on every resume."""
         if not name or any(ch in name for ch in "@/ \t\n"):
             raise ValidationError(f"library name {name!r} must be non-empty without '@', '/' or spaces")
         if capacity < 0:
             raise ValidationError(f"capacity must be >= 0, got {capacity}")
         with self.db.write() as conn:
-            if conn.execute(select(libraries.c.id).where(libraries.c.name == name)).first():
+            existing = conn.execute(select(libraries.c.capacity).where(libraries.c.name == name)).first()
+            if existing:
+                if exist_ok and existing.capacity != capacity:
+                    raise ValidationError(
+                        f"library {name!r} exists with capacity {existing.capacity}, but {capacity} was asked for: "
+                        "name another library, or ask for the same capacity")
                 if exist_ok:
                     return self._version(conn, name, None)
                 raise ValidationError(f"library {name!r} exists already")

@@ -87,4 +87,4 @@ if __name__ == "__main__":
     resume_id = sys.argv[3] if len(sys.argv) > 3 else None
     result = asyncio.run(run(database, kill_after=kill, resume=resume_id, run_id=None if resume_id else "r1"))
     print(json.dumps({"hash": result.library.content_hash, "skills": sorted(result.library.skills),
-                      "accepted": result.state.accepted, "refused": result.state.refused}))
+                      "accepted": result.counts.accepted, "refused": result.counts.refused}))

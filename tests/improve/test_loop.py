@@ -73,8 +73,8 @@ def test_early_reject_saves_episodes_and_changes_no_decision(tmp_path: Path) -> 
     verdicts = lambda db: [(d.edit.summary() if d.edit else None, d.evidence.accepted) for d in decisions(db, "x")]
     assert verdicts(tmp_path / "a.db") == verdicts(tmp_path / "b.db")
     assert fast.library.content_hash == slow.library.content_hash
-    assert fast.state.gate_episodes_saved > 0 and slow.state.gate_episodes_saved == 0
-    assert fast.state.gate_episodes < slow.state.gate_episodes
+    assert fast.counts.gate_episodes_saved > 0 and slow.counts.gate_episodes_saved == 0
+    assert fast.counts.gate_episodes < slow.counts.gate_episodes
 
 
 def test_the_sealed_test_cannot_be_read_twice() -> None:

@@ -30,7 +30,8 @@ def test_an_outage_interrupts_and_the_run_resumes_to_the_same_library(tmp_path: 
 
     environment = ArithmeticEnvironment(seed=1, per_split=18)
     with pytest.raises(ModelUnavailable):
-        asyncio.run(improve(environment, ScriptedModel(flaky), config(epochs=2), db=db,
+        same_name = ScriptedModel(flaky, name=healthy.id.removeprefix("scripted:"))  # a resume checks the model
+        asyncio.run(improve(environment, same_name, config(epochs=2), db=db,
                             proposer=proposer(DEFAULT_PROPOSALS), run_id="r1"))
     assert RunStore(Database(db)).get("r1").status == "interrupted"
     resumed = asyncio.run(run(str(db), resume="r1"))

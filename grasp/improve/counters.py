@@ -1,0 +1,33 @@
+"""A run's counters, derived from what is stored: never incremented, so a resume cannot double them."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pydantic import BaseModel, Field
+
+from ..store import LibraryStore
+from ..store.runs import RunStore
+
+
+class RunCounts(BaseModel):
+    accepted: int = 0
+    refused: int = 0
+    gate_episodes: int = 0  # every probe episode: baselines, pool status runs, candidates
+    gate_episodes_saved: int = 0  # candidate probe episodes that early reject skipped
+    explore_episodes: int = 0
+    accepted_by_origin: dict[str, int] = Field(default_factory=dict)
+    refused_by_origin: dict[str, int] = Field(default_factory=dict)
+
+
+def run_counts(libraries: LibraryStore, runs: RunStore, run_id: str, library: str) -> RunCounts:
+    decisions = libraries.decisions(library, run_id=run_id)
+    accepted = Counter(d.origin for d in decisions if d.result_version is not None)
+    refused = Counter(d.origin for d in decisions if d.result_version is None)
+    return RunCounts(
+        accepted=sum(accepted.values()), refused=sum(refused.values()),
+        gate_episodes=runs.count_episodes(run_id, phase="probe"),
+        gate_episodes_saved=sum(d.evidence.episodes_saved for d in decisions),
+        explore_episodes=runs.count_episodes(run_id, phase="explore"),
+        accepted_by_origin=dict(sorted(accepted.items())), refused_by_origin=dict(sorted(refused.items())),
+    )

@@ -1,0 +1,56 @@
+"""Exploration: when a failing family has no passing trace, look for one.
+
+A weak executor may fail every task of a family at temperature 0, and then the
+proposer has no request that worked to learn from. A few re-attempts of the
+batch's own failing tasks at a higher temperature (seeded per attempt, stored
+under their own keys as phase ``explore``, so a resumed run never re-runs one)
+often find a success, which becomes the contrast trace and the source of an
+induced skill. Only tasks of the current batch are re-attempted: the probe
+never draws from the batch, so exploration never touches probe, val or test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from ..agent.runner import run_tasks
+from ..environment import Environment, Episode
+from ..models.base import Model
+from ..skills import Skill
+from ..store.runs import RunStore
+from ..tasks import Task
+
+
+def stable_seed(text: str) -> int:
+    """A seed from a string, the same in every process (unlike ``hash``)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+async def explore(
+    environment: Environment,
+    model: Model,
+    failing: Sequence[Task],
+    skills: dict[str, Skill],
+    *,
+    attempts: int,
+    temperature: float,
+    seed: str,
+    runs: RunStore,
+    run_id: str,
+    skills_per_episode: int,
+    max_rounds: int | None,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> Episode | None:
+    """Re-attempt ``failing`` in turn until one passes or ``attempts`` are spent; the pass, or None."""
+    tasks = sorted(failing, key=lambda task: task.id)
+    for attempt in range(attempts if tasks else 0):
+        task = tasks[attempt % len(tasks)]
+        [episode] = await run_tasks(
+            environment, model, [task], skills, phase="explore", key_prefix=f"explore:{seed}:a{attempt}", runs=runs,
+            run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, temperature=temperature,
+            seed=stable_seed(f"{seed}:{attempt}"), on_episode=on_episode,
+        )
+        if episode is not None and episode.passed:
+            return episode
+    return None

@@ -1,0 +1,139 @@
+"""Grounded induction: a candidate skill built mechanically from a trace that passed.
+
+Agent Workflow Memory's idea (workflows induced from successful trajectories,
+arXiv 2409.07429), put behind grasp's gate. A small model can copy a correct
+pattern even when it cannot invent one, so the steps are never written by a
+model: they are the actions that worked, with every value that came from the
+task (the environment's declared ``Task.variables``) replaced by ``<NAME>``, and
+any remaining concrete value of the task (an answer, a dose) by ``<VALUE>``. The
+model writes only the name, the trigger description and one sentence of advice;
+when its reply is unusable or leaks a value, a template writes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field
+
+from ..edits import Edit, EditKind
+from ..environment import Environment, Episode
+from ..errors import ModelError, ModelUnavailable
+from ..models.base import Model, structured
+from ..skills import MAX_NAME, Skill, normalize_name
+from ..tasks import Task
+from .proposer import Candidate, _edge, abstractor
+
+MAX_STEP_CHARS = 400
+MAX_STEPS = 6
+
+
+class InducedText(BaseModel):
+    """The only part of an induced skill a model writes."""
+
+    name: str = Field(max_length=48, description="short hyphenated name of what the steps do")
+    description: str = Field(min_length=10, max_length=300, description="'Use when ...': the kind of task")
+    advice: str = Field(default="", max_length=200, description="one sentence: what to watch out for")
+
+
+def workflow(episode: Episode, task: Task, environment: Environment) -> list[str]:
+    """The passing episode's accepted actions, abstracted; the final answer last."""
+    abstract = abstractor([task])
+    # The final answer's values are this task's, unless the instruction spells them out (a "-1 if none").
+    answers = {str(value) for value in episode.answer or [] if str(value) and str(value) not in task.instruction}
+    leftovers = sorted(environment.forbidden_values(task) | answers, key=lambda value: (-len(value), value))
+    values = [re.compile(_edge(v[0], before=True) + re.escape(v) + _edge(v[-1], before=False)) for v in leftovers]
+    replies = [message["content"] for message in episode.messages[2:] if message["role"] == "assistant"]
+    accepted = episode.step_ok or [True] * len(replies)
+    steps = []
+    for reply, ok in zip(replies, accepted, strict=False):
+        if not ok:
+            continue  # a request the environment refused teaches nothing
+        text = environment.mask_identifiers(abstract(reply.strip()))
+        for pattern in values:
+            text = pattern.sub("<VALUE>", text)
+        steps.append(text[:MAX_STEP_CHARS])
+    return steps[-MAX_STEPS:]
+
+
+def template_text(task: Task, environment: Environment) -> InducedText:
+    """The fallback: name from the family, trigger from the abstracted instruction."""
+    instruction = environment.mask_identifiers(abstractor([task])(task.instruction))
+    trigger = instruction.split("?")[0].split(". ")[0].strip().rstrip(".")
+    return InducedText(name=f"{task.family}-workflow", description=f"Use for tasks like: {trigger}."[:300],
+                       advice="")
+
+
+def render(text: InducedText, steps: list[str], placeholders: dict[str, str]) -> str:
+    lines = ["Steps that solved such a task. Send them in order, putting this task's values in place of the "
+             "<PLACEHOLDERS>:"]
+    lines += [f"{number}. {step}" for number, step in enumerate(steps, 1)]
+    used = [name for name in placeholders if any(f"<{name}>" in step for step in steps)]
+    if used:
+        lines.append("Placeholders: " + "; ".join(f"<{name}> = {placeholders[name]}" for name in used) + ".")
+    if any("<VALUE>" in step for step in steps):
+        lines.append("<VALUE> = the value read from the previous result.")
+    if text.advice:
+        lines.append(text.advice)
+    return "\n".join(lines)
+
+
+async def induce(
+    episode: Episode,
+    task: Task,
+    environment: Environment,
+    model: Model | None,
+    *,
+    library: dict[str, Skill],
+    capacity: int,
+    group: str,
+    seed: int = 0,
+    leaks: Callable[[str], list[str]] | None = None,
+) -> Candidate:
+    """A candidate skill from ``episode`` (which passed ``task``), or a refusal that says why."""
+    steps = workflow(episode, task, environment)
+    if not steps:
+        return Candidate(edit=None, refusal="induction: the passing trace has no accepted action", group=group,
+                         origin="induced", seen=[task.id])
+    forbidden = environment.forbidden_values(task)
+    leaked_in = leaks or (lambda text: sorted(value for value in forbidden if value in text))
+    fallback = template_text(task, environment)
+    text = fallback
+    if model is not None:
+        text = await _named_by_model(model, steps, task, environment, seed) or fallback
+        if leaked_in(f"{text.name}\n{text.description}\n{text.advice}"):
+            text = fallback
+    body = render(text, steps, {**{name: f"this task's {name.lower()}" for name in task.variables},
+                                **environment.variable_notes()})
+    if leaked := leaked_in(body):
+        return Candidate(edit=None, refusal=f"induction: steps still hold task values {leaked[:3]}", group=group,
+                         origin="induced", seen=[task.id])
+    name = normalize_name(text.name)[:MAX_NAME] or normalize_name(fallback.name)
+    kind = EditKind.MODIFY if name in library else EditKind.ADD
+    if kind is EditKind.ADD and len(library) >= capacity:
+        return Candidate(edit=None, refusal=f"induction: ADD at capacity ({capacity})", group=group,
+                         origin="induced", seen=[task.id])
+    skill = Skill(name=name, description=text.description, body=body, tags=[task.family])
+    return Candidate(edit=Edit(kind=kind, skill=skill, rationale="induced from a passing trace"), group=group,
+                     origin="induced", seen=[task.id])
+
+
+async def _named_by_model(model: Model, steps: list[str], task: Task, environment: Environment,
+                          seed: int) -> InducedText | None:
+    instruction = environment.mask_identifiers(abstractor([task])(task.instruction))
+    prompt = [
+        {"role": "system", "content": "You name reusable procedures for an agent."},
+        {"role": "user", "content": f"These steps solved the task: {instruction}\n\n"
+                                    + "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
+                                    + "\n\nGive the procedure a short hyphenated name, a description starting with "
+                                      "'Use when' that names the kind of task (no ids or values), and one sentence "
+                                      "of advice. Reply as JSON with keys name, description, advice."},
+    ]
+    try:
+        text, _ = await structured(model, prompt, InducedText, max_tokens=160, temperature=0.0, seed=seed)
+    except ModelUnavailable:
+        raise
+    except ModelError:
+        return None
+    return text if text.description.lower().startswith("use when") else None
