@@ -30,9 +30,11 @@ class ScriptedModel(Model):
             script = list(reply)
             self._reply = lambda messages: script.pop(0) if script else "FINISH([])"
         self.calls: list[list[dict[str, str]]] = []
+        self.options: list[dict[str, Any]] = []  # the options of each call (max_tokens, temperature, ...)
 
     async def chat(self, messages: list[dict[str, str]], **options: Any) -> ChatResult:
         self.calls.append(messages)
+        self.options.append(options)
         if self._latency_s:
             await asyncio.sleep(self._latency_s)
         text = self._reply(messages)
