@@ -38,7 +38,7 @@ class ProposerBrief(BaseModel):
                     "tasks, so that it avoids the mistake it made.")
     example: str = ('{"action": "ADD", "name": "look-up-before-answering", "description": "Use when a task asks for '
                     'a value that must be looked up before answering.", "body": "1. Send the lookup action for '
-                    '<ID> first.\n2. Read the value from the result.\n3. Answer with the value only, in the '
+                    '<ID> first.\\n2. Read the value from the result.\\n3. Answer with the value only, in the '
                     'format the task asks for."}')
 
 

@@ -48,8 +48,10 @@ class ArithmeticEnvironment(Environment):
                 family = sorted(families)[index % 3]
                 values = {name: rng.randint(2, 60) for name in "abc"}
                 expression = families[family].format(**values)
+                used = {name.upper(): str(value) for name, value in values.items() if f"{{{name}}}" in families[family]}
                 tasks.append(Task(id=f"{split}-{family}-{index:02d}", family=family,
-                                  instruction=f"What is {expression}?", solution={"expected": safe_eval(expression)}))
+                                  instruction=f"What is {expression}?", solution={"expected": safe_eval(expression)},
+                                  variables=used))  # the operands: induction writes <A>, <B>, <C> for them
             self._splits[split] = tasks
 
     def tasks(self, split: str) -> list[Task]:

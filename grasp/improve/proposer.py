@@ -56,7 +56,7 @@ def abstractor(tasks: list[Task]) -> Callable[[str], str]:
     only where it stands alone: a code "MG" never eats into "MGMT", an id 123 never into 91234, but
     a date right after a search prefix (``ge2024-03-14``) is still found."""
     pairs = sorted({(spelling, name) for task in tasks for name, spellings in task.spellings().items()
-                    for spelling in spellings if len(spelling) >= 2}, key=lambda pair: (-len(pair[0]), pair))
+                    for spelling in spellings}, key=lambda pair: (-len(pair[0]), pair))
     patterns = [(re.compile(_edge(spelling[0], before=True) + re.escape(spelling) + _edge(spelling[-1], before=False)),
                  f"<{name}>") for spelling, name in pairs]
 

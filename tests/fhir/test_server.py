@@ -237,3 +237,37 @@ def test_one_search_over_real_http(world_store: WorldStore) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("rtype, query", [
+    ("Observation", "code=MG&_sort=-date"),
+    ("Observation", "code=GLU&date=ge2024-03-14T09:30:00%2B00:00&_sort=-date&_count=1"),
+    ("Observation", "_count=3"),  # paging: the next link stays in the compartment
+    ("MedicationRequest", "status=active"),
+    ("Procedure", ""),
+    ("Condition", ""),
+    ("ServiceRequest", ""),
+    ("Patient", ""),
+])
+def test_a_patient_compartment_search_equals_the_type_level_search(get, rtype: str, query: str) -> None:
+    """`GET Patient/<id>/<type>?...` (FHIR R4 compartment search, which HAPI serves) answers like the
+    type-level search scoped to that patient, with the same paging."""
+    scope = f"_id={MRN}" if rtype == "Patient" else f"patient={MRN}"
+    typed = get(f"{rtype}?{scope}&{query}".rstrip("&")).json()
+    compartment = get(f"Patient/{MRN}/{rtype}?{query}".rstrip("?")).json()
+    assert compartment["total"] == typed["total"] and compartment["total"] > 0
+    assert [e["resource"]["id"] for e in compartment.get("entry", [])] == [e["resource"]["id"] for e in typed.get("entry", [])]
+    links = {link["relation"]: link["url"] for link in compartment["link"]}
+    if "next" in links:
+        assert f"/fhir/Patient/{MRN}/{rtype}?" in links["next"]
+        follow = get(links["next"].split("/fhir/", 1)[1]).json()
+        typed_next = get({l["relation"]: l["url"] for l in typed["link"]}["next"].split("/fhir/", 1)[1]).json()
+        assert [e["resource"]["id"] for e in follow["entry"]] == [e["resource"]["id"] for e in typed_next["entry"]]
+
+
+def test_a_compartment_search_keeps_the_type_level_errors(get) -> None:
+    response = get(f"Patient/{MRN}/Observation?sort=-date")
+    assert response.status_code == 400 and "Did you mean '_sort'?" in response.text
+    assert get(f"Patient/{MRN}/Nope?code=x").status_code == 404
+    other = WORLD.patients()[1]["id"]
+    assert get(f"Patient/{MRN}/Observation?patient={other}").json()["total"] == 0  # both scopes apply

@@ -1,0 +1,63 @@
+"""Grounded induction on a real FHIR trace: placeholders in, the task's concrete values out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from environments.fhir.environment import FhirEnvironment
+from environments.fhir.variables import task_variables
+from grasp.agent.loop import run_episode
+from grasp.improve.induction import induce
+from grasp.models import ScriptedModel
+from grasp.tasks import Task
+
+
+def _task(env: FhirEnvironment, family: str) -> Task:
+    tasks = [t for split in ("dev", "val", "test") for t in env.tasks(split) if t.family == family]
+    return next(t for t in tasks if t.solution["expected"] != -1)
+
+
+def _solver(task: Task) -> ScriptedModel:
+    """A scripted executor that sends the right search (with a wrong first try) and the right answer."""
+    mrn, answer = task.solution["mrn"], task.solution["expected"]
+    script = [f"GET Observation?patient={mrn}&code=MG&sort=-date",  # refused by the server: not in the skill
+              f"GET Observation?patient={mrn}&code=MG&date=ge2024-03-14T09:30:00%2B00:00&_sort=-date&_count=1",
+              f"FINISH([{json.dumps(answer)}])"]
+    return ScriptedModel(script, name="scripted-solver")
+
+
+def test_an_induced_skill_has_placeholders_and_none_of_the_tasks_values(env: FhirEnvironment) -> None:
+    task = _task(env, "latest_mg_24h")
+    episode = asyncio.run(run_episode(env, task, _solver(task), []))
+    asyncio.run(env.aclose())
+    assert episode.passed and episode.step_ok == [False, True, True]
+    candidate = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g"))
+    skill = candidate.edit.skill
+    text = f"{skill.name}\n{skill.description}\n{skill.body}"
+    assert "GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date&_count=1" in skill.body
+    assert "FINISH([<VALUE>])" in skill.body and "sort=-date\n" not in skill.body
+    for value in (task.solution["mrn"], str(task.solution["expected"]), "2024-03-14T09:30", "MG"):
+        assert value not in text, value
+    assert candidate.origin == "induced" and candidate.seen == [task.id]
+    assert env.check_skill(text) is None  # the server accepts every request the skill writes
+
+
+def test_a_model_written_name_that_leaks_a_value_falls_back_to_the_template(env: FhirEnvironment) -> None:
+    task = _task(env, "latest_mg_24h")
+    episode = asyncio.run(run_episode(env, task, _solver(task), []))
+    asyncio.run(env.aclose())
+    leaky = ScriptedModel([json.dumps({"name": "mg-lookup", "description": f"Use when asked about "
+                                       f"{task.solution['mrn']}.", "advice": "Sort newest first."})], name="namer")
+    candidate = asyncio.run(induce(episode, task, env, leaky, library={}, capacity=4, group="g"))
+    assert task.solution["mrn"] not in candidate.edit.skill.description
+    assert candidate.edit.skill.name == "latest-mg-24h-workflow"
+
+
+def test_fhir_tasks_declare_their_mrn_code_and_clock(env: FhirEnvironment) -> None:
+    task = _task(env, "latest_mg_24h")
+    variables = task_variables(task)
+    assert variables["MRN"] == task.solution["mrn"] and variables["CODE"] == "MG"
+    assert "2024-03-14T09:30:00" in variables["SINCE_24H"] and "2024-03-15T09:30:00" in variables["NOW"]
+    named = next(t for t in env.tasks("dev") + env.tasks("val") if t.family == "patient_lookup")
+    assert {"GIVEN", "FAMILY", "BIRTHDATE"} <= set(task_variables(named))

@@ -1,0 +1,169 @@
+"""Issue 8 with scripted models: exploration, induction, repair, and a proposer that knows no domain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+from environments.arithmetic import ArithmeticEnvironment, safe_eval
+from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig
+from grasp.environment import ProposerBrief
+from grasp.improve import improve
+from grasp.models import ScriptedModel
+from grasp.store import Database, LibraryStore
+from grasp.store.runs import RunStore
+
+from .scripted_run import proposal, proposer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lucky_executor() -> ScriptedModel:
+    """Fails products at temperature 0 unless a skill shows the CALC step; at a higher temperature it
+    sometimes computes first (every other sampled attempt), as a weak model exploring would."""
+    attempts = {"n": 0}
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        question = messages[1]["content"].split("What is ")[1].rstrip("?")
+        hot = (model.options[-1].get("temperature") or 0) > 0
+        if len(messages) > 2:  # the CALC result came back
+            return f"ANSWER: {messages[-1]['content']}"
+        if "*" not in question:
+            return f"ANSWER: {safe_eval(question)}"
+        if "CALC: <A> * <B>" in messages[0]["content"] or "CALC: <A> + <B> * <C>" in messages[0]["content"]:
+            return f"CALC: {question}"
+        if hot:
+            attempts["n"] += 1
+            if attempts["n"] % 2 == 0:
+                return f"CALC: {question}"
+        return "ANSWER: 0"
+
+    model = ScriptedModel(reply, name="lucky-executor")
+    return model
+
+
+def run_config(**updates: object) -> RunConfig:
+    base = RunConfig(environment="arithmetic", seed=5,
+                     loop=LoopConfig(epochs=1, batch_size=6, candidates=1, capacity=4),
+                     gate=GateConfig(probe_size=6), explore=ExploreConfig(attempts=4, temperature=0.9))
+    return base.model_copy(update=updates)
+
+
+def test_exploration_finds_a_pass_that_induction_turns_into_an_accepted_skill(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    environment = ArithmeticEnvironment(seed=2, per_split=18)
+    useless = [proposal(f"be-careful-{i}", f"Use always, variant {i}.", "Be careful and check twice.") for i in range(9)]
+    result = asyncio.run(improve(environment, lucky_executor(), run_config(), db=db, proposer=proposer(useless),
+                                 run_id="r1"))
+    runs = RunStore(Database(db))
+    explored = runs.episodes("r1", phase="explore")
+    assert explored and any(e.passed for e in explored)
+    assert result.counts.explore_episodes == len(explored)
+    assert result.counts.accepted_by_origin.get("induced", 0) >= 1
+    induced = [d for d in LibraryStore(db).decisions("r1", run_id="r1") if d.origin == "induced" and d.result_version]
+    body = induced[0].edit.skill.body
+    assert "CALC: <A> * <B>" in body or "CALC: <A> + <B> * <C>" in body
+    assert "ANSWER: <VALUE>" in body
+
+
+def test_exploration_never_runs_a_probe_val_or_test_task(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    environment = ArithmeticEnvironment(seed=2, per_split=18)
+    result = asyncio.run(improve(environment, lucky_executor(), run_config(), db=db, proposer=proposer([]),
+                                 run_id="r1"))
+    runs = RunStore(Database(db))
+    explored = {e.task_id for e in runs.episodes("r1", phase="explore")}
+    assert explored
+    held_out = {t.id for split in ("val", "test") for t in environment.tasks(split)}
+    probed = {task_id for d in LibraryStore(db).decisions("r1", run_id="r1") for task_id in d.evidence.extra.get("probe", [])}
+    assert not explored & held_out and not explored & set(result.state.probe_pool) and not explored & probed
+    for decision in LibraryStore(db).decisions("r1", run_id="r1"):  # no trace a candidate came from judges it
+        assert not set(decision.evidence.extra.get("seen", [])) & set(decision.evidence.extra.get("probe", []))
+
+
+def test_exploration_off_runs_no_extra_episode(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(),
+                        run_config(explore=ExploreConfig(attempts=0)), db=db, proposer=proposer([]), run_id="r1"))
+    assert RunStore(Database(db)).count_episodes("r1", phase="explore") == 0
+
+
+class PickyEnvironment(ArithmeticEnvironment):
+    """Rejects skills that spell the action CALCULATE, and says exactly what to write instead."""
+
+    def check_skill(self, text: str) -> str | None:
+        return "unknown action 'CALCULATE:'; the action is spelled 'CALC:'" if "CALCULATE" in text else None
+
+
+def _proposer_log(replies: list[str]) -> tuple[ScriptedModel, list[list[dict[str, str]]]]:
+    seen: list[list[dict[str, str]]] = []
+    inner = proposer(replies)
+
+    async def reply(messages: list[dict[str, str]]) -> str:
+        if "classify" not in messages[0]["content"]:
+            seen.append(messages)
+        return (await inner.chat(messages)).text
+
+    return ScriptedModel(reply, name="logged-proposer"), seen
+
+
+def test_a_repair_that_repeats_the_mistake_is_refused_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
+    model, calls = _proposer_log([wrong, wrong, wrong, wrong])
+    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
+                                                                       induction=False, repairs=2))
+    asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db, proposer=model,
+                        run_id="r1"))
+    refusals = [d.evidence.reason for d in LibraryStore(db).decisions("r1", run_id="r1")]
+    assert any("repair 1 repeats the mistake the environment named" in reason for reason in refusals)
+    assert len(calls) == 2  # the proposal and one repair, not a second one
+    assert "the action is spelled 'CALC:'" in calls[1][-1]["content"]  # the environment's words went back
+
+
+def test_a_repair_that_follows_the_environment_is_judged_as_repaired(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
+    right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
+    model, _ = _proposer_log([wrong, right])
+    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
+                                                                       induction=False, repairs=2))
+    result = asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db,
+                                 proposer=model, run_id="r1"))
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+
+
+def test_a_custom_environment_without_hooks_gets_a_domain_neutral_proposer_prompt(tmp_path: Path) -> None:
+    model, calls = _proposer_log([])
+    asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(),
+                        run_config(explore=ExploreConfig(attempts=0)), db=tmp_path / "g.db", proposer=model))
+    system, user = calls[0][0]["content"], calls[0][1]["content"]
+    assert system == ProposerBrief().persona
+    assert ProposerBrief().example in user
+    assert re.search(r"The task was: What is <A> [+*] <B>( \* <C>)?\?", user)  # the task, its values masked
+    assert "<A>" in user and "<B>" in user  # placeholders named from the declared variables
+    for word in ("FHIR", "MRN", "MedicationRequest", "Patient"):
+        assert word not in system + user
+
+
+def test_the_generic_loop_knows_nothing_of_fhir() -> None:
+    hits = [f"{path.relative_to(ROOT)}:{number}" for path in sorted((ROOT / "grasp" / "improve").rglob("*.py"))
+            for number, line in enumerate(path.read_text().splitlines(), 1) if re.search("fhir", line, re.I)]
+    assert hits == []
+
+
+def test_placeholders_in_a_proposal_are_kept_and_copied_values_are_abstracted(tmp_path: Path) -> None:
+    """A proposer that copies the task's operands gets them rewritten to placeholders, not refused."""
+    environment = ArithmeticEnvironment(seed=2, per_split=18)
+    dev = environment.tasks("dev")
+    product = next(t for t in dev if t.family == "product" and t.variables["A"] != t.variables["B"])
+    copied = proposal("calc-first", "Use for products: compute first.",
+                      f"Reply CALC: {product.variables['A']} * {product.variables['B']} first, then ANSWER.")
+    from grasp.improve.proposer import Proposal, masker, to_candidate
+
+    candidate = to_candidate(Proposal.model_validate(json.loads(copied)), library={}, capacity=4, family="product",
+                             forbidden=environment.forbidden_values(product), group="g",
+                             mask=masker(environment, [product]))
+    assert candidate.edit is not None and "CALC: <A> * <B>" in candidate.edit.skill.body
