@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -48,4 +49,5 @@ def test_report_shows_test_results_decisions_and_tokens(tmp_path: Path) -> None:
     for fragment in ("Sealed test", "95% CI", "compute-first", "accepted", "refused", "Tokens", "executor",
                      "Validation per epoch", "<pre>"):
         assert fragment in text, fragment
-    assert "<script" not in text and "http://" not in text  # self-contained
+    assert "<script" not in text and not re.search(r"(src|href)=[\"']?https?:", text)  # self-contained
+    assert text.count("<svg") == 2  # the learning curve and the per-family bars
