@@ -42,3 +42,17 @@ def test_eval_user_errors(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no such config file" in missing.stderr
     unknown = run_cli("eval", "--env", "mars", "--no-skills", db=db)
     assert unknown.returncode == 1 and "no built-in environment 'mars'" in unknown.stderr
+
+
+def test_eval_reads_val_by_default_and_names_the_sealed_split_when_asked_for_test(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    fake = FakeOpenAI(text=lambda messages: "ANSWER: 0")
+    with serve(fake.app()) as url:
+        plain = run_cli("eval", "--env", "arithmetic", "--no-skills", "--model", f"openai:fake@{url}/v1",
+                        "--limit", "2", db=db, env={"OPENAI_API_KEY": "sk-ambient"})
+        sealed = run_cli("eval", "--env", "arithmetic", "--no-skills", "--model", f"openai:fake@{url}/v1",
+                         "--split", "test", "--limit", "2", db=db)
+    assert plain.returncode == 0 and "arithmetic/val" in plain.stdout and "sealed" not in plain.stderr
+    assert sealed.returncode == 0 and "arithmetic/test" in sealed.stdout and "sealed split" in sealed.stderr
+    # openai:MODEL@URL names no key variable: the key in the shell's environment never travelled.
+    assert all("authorization" not in headers for headers in fake.headers)

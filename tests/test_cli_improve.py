@@ -22,7 +22,7 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
         time.sleep(0.05)
         if "classify" in messages[0]["content"]:
             return '{"labels": ["guessed"]}'
-        if "coaches an agent" in messages[0]["content"]:
+        if "coach" in messages[0]["content"]:
             return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
                     '"body": "Reply CALC: <expression> first, then ANSWER."}')
         return "ANSWER: 0"

@@ -117,3 +117,25 @@ def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
     result = asyncio.run(model.chat(prompt, grammar=ACTION_GRAMMAR))
     assert isinstance(parse_action(result.text), Action), result.text
     assert result.prompt_tokens > 0 and result.completion_tokens > 0
+
+
+def test_a_key_over_plain_http_to_another_host_is_warned_about_once(monkeypatch) -> None:
+    import warnings
+
+    from grasp.models.openai import exposes_key
+
+    assert exposes_key("http://10.0.0.5:8000/v1") and not exposes_key("https://api.example.com/v1")
+    assert not exposes_key("http://localhost:8000/v1") and not exposes_key("http://127.0.0.1:9/v1")
+    monkeypatch.setenv("GRASP_TEST_KEY", "sk-x")
+    model = OpenAICompatibleModel(base_url="http://10.0.0.5:8000/v1", model="m", api_key_env="GRASP_TEST_KEY")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model._headers()
+        model._headers()
+    assert len(caught) == 1 and "plain http" in str(caught[0].message) and "sk-x" not in str(caught[0].message)
+
+
+def test_the_cache_identity_names_the_endpoint_or_the_weights() -> None:
+    first = OpenAICompatibleModel(base_url="http://a:1/v1", model="same")
+    second = OpenAICompatibleModel(base_url="http://b:1/v1", model="same")
+    assert first.id == second.id and first.identity != second.identity

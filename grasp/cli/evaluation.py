@@ -14,6 +14,7 @@ from ..errors import ConfigError, ValidationError
 from ..evaluate import EvalResult, evaluate
 from ..models import MeteredModel, load_model
 from ..registry import load_environment
+from ..stats import Paired
 from ..store import Database, LibraryStore
 from ..store.runs import ReplyCache, RunStore
 from ._common import ApiKeyOption, DbOption, console, db_path, err_console
@@ -122,7 +123,11 @@ def show_run(run_id: str, db: DbOption = None) -> None:
     console.print(f"manifest {info.manifest_hash or '-'}  library {info.library or '-'}")
     console.print(f"config: {info.config}", markup=False)
     if info.summary:
-        console.print(f"summary: {info.summary}", markup=False)
+        summary = {key: value for key, value in info.summary.items() if key != "test"}
+        console.print(f"summary: {summary}", markup=False)
+        test = info.summary.get("test") or {}
+        if test.get("paired"):
+            console.print(f"sealed test, no skills -> final library: {Paired.model_validate(test['paired']).one_line()}")
     prices = role_prices(info.config)
     table = Table("role", "model", "calls", "cached", "prompt tok", "completion tok", "model s", "cost USD")
     for row in store.usage(run_id):

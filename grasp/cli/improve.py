@@ -17,7 +17,7 @@ from ..registry import load_environment
 from ..store import Database
 from ..stats import Paired
 from ..store.runs import RunStore, new_run_id
-from ._common import DbOption, console, db_path, err_console
+from ._common import ApiKeyOption, DbOption, console, db_path, err_console
 from .progress import EpisodeProgress
 
 
@@ -62,6 +62,9 @@ def improve_command(
     model: Annotated[str | None, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the config).")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the stored run RUN from its last finished step.")] = None,
+    force: Annotated[bool, typer.Option(help="Resume even when the environment, a model or the tasks differ from the "
+                                             "run's record (the override is recorded).")] = False,
+    api_key_env: ApiKeyOption = None,
     db: DbOption = None,
 ) -> None:
     """Learn a skill library: epochs of batches, each ending in at most one gated edit."""
@@ -76,7 +79,7 @@ def improve_command(
         if seed is not None:
             updates["seed"] = seed
         if model:
-            updates["executor"] = model_config_from(model)
+            updates["executor"] = model_config_from(model, api_key_env=api_key_env)
         run_config = run_config.model_copy(update=updates)
     environment = load_environment(run_config.environment, max_rounds=run_config.max_rounds)
     executor = load_model(run_config.executor)
@@ -88,7 +91,7 @@ def improve_command(
         try:
             with view.progress:
                 return await improve(environment, executor, run_config, db=path, proposer=proposer, resume=resume,
-                                     run_id=None if resume else run_id, on_event=view.event,
+                                     force=force, run_id=None if resume else run_id, on_event=view.event,
                                      on_episode=view.progress)
         finally:
             await environment.aclose()
