@@ -69,7 +69,10 @@ class ExploreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     attempts: int = Field(default=4, ge=0)  # per decision; 0 turns exploration off
-    temperature: float = Field(default=0.8, ge=0)
+    temperature: float = Field(default=0.6, ge=0)
+    # An exploring episode may take this many rounds more than the run's limit: time to recover from an
+    # error the environment explained. Only its accepted actions reach an induced skill.
+    extra_rounds: int = Field(default=1, ge=0)
 
 
 class RunConfig(BaseModel):

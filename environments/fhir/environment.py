@@ -58,6 +58,17 @@ BRIEF = ProposerBrief(
 )
 
 
+PLACEHOLDER = re.compile(r"<[^<>]*>")
+
+
+def _sample(key: str, value: str) -> str:
+    """A placeholder filled with a value of the right kind, so that what surrounds it is still checked:
+    ``ge<SINCE_24H>%2B00:00`` passes, ``<DATE>+00:00`` (an unencoded plus) does not."""
+    if "<" not in value:
+        return value
+    return PLACEHOLDER.sub("2024-01-01T00:00:00" if key in DATE_PARAMS else "x", value)
+
+
 class FhirEnvironment(Environment):
     """Clinical tasks against a FHIR R4 server, graded by the server state each episode leaves."""
 
@@ -99,9 +110,8 @@ class FhirEnvironment(Environment):
     def check_skill(self, text: str) -> str | None:
         """The first search request written in ``text`` that this server would reject, with its reason."""
         for rtype, query in SKILL_REQUEST.findall(text):
-            params = [(key, "x" if "<" in value or not value else value)
-                      for key, value in parse_qsl(query.rstrip(".,;:)"), keep_blank_values=True)]
-            params = [(key, value) for key, value in params if key not in DATE_PARAMS or not value.startswith("x")]
+            params = [(key, _sample(key, value)) for key, value in parse_qsl(query.rstrip(".,;:)"),
+                                                                           keep_blank_values=True)]
             try:
                 build_query(rtype, params, "check")
             except SearchError as error:

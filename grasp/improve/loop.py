@@ -228,10 +228,11 @@ class Improver:
         passing = [e for e in episodes if e.passed and e.family == family]
         if passing:
             return passing
-        earlier = [e for phase in ("train", "explore")
+        # Any earlier pass is a grounded success (a probe pass too: the decision's probe excludes it).
+        earlier = [e for phase in ("train", "explore", "probe")
                    for e in self.runs.episodes(self.run_id, phase=phase, family=family, passed=True)]
-        if earlier:
-            return earlier[-1:]
+        if earlier:  # chosen by content, not by storage order, so a resumed run picks the same one
+            return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))]
         explore = self.config.explore
         if not explore.attempts:
             return []
@@ -241,8 +242,8 @@ class Improver:
         found = await explore_for_pass(
             self.env, self.executor, failing, skills, attempts=explore.attempts, temperature=explore.temperature,
             seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
-            skills_per_episode=self.config.loop.skills_per_episode, max_rounds=self.config.max_rounds,
-            on_episode=self.on_episode)
+            skills_per_episode=self.config.loop.skills_per_episode,
+            max_rounds=(self.config.max_rounds or self.env.max_rounds) + explore.extra_rounds, on_episode=self.on_episode)
         self.emit("note", {"text": f"{key}: exploration {'found a pass' if found else 'found no pass'}"})
         return [found] if found else []
 

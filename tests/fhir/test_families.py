@@ -123,3 +123,11 @@ def test_check_skill_finds_requests_the_server_would_reject(env: FhirEnvironment
     assert "encode it as %2B" in env.check_skill("Observation?patient=<MRN>&date=ge2024-01-01T00:00:00+00:00")
     assert env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1") is None
     assert env.check_skill("Sort the results newest first.") is None
+
+
+def test_check_skill_names_what_to_change_around_placeholders(env) -> None:
+    assert env.check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date") is None
+    unencoded = env.check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
+    assert unencoded and "%2B" in unencoded
+    misspelt = env.check_skill("GET Observation?patient=<MRN>&sort=-date&count=1")
+    assert misspelt and "Did you mean '_sort'?" in misspelt

@@ -49,16 +49,23 @@ def proposal(name: str, description: str, body: str = "Reply CALC: <expression>,
     return json.dumps({"action": action, "name": name, "description": description, "body": body, "target": target})
 
 
-def proposer(proposals: list[str]) -> ScriptedModel:
+def proposer(proposals: list[str], *, by_seed: int | None = None) -> ScriptedModel:
+    """Replays ``proposals`` in order; with ``by_seed``, picks ``proposals[seed - by_seed]`` instead, so
+    that a resumed process (whose queue would start over) asks for exactly what the first one would."""
     queue = list(proposals)
+    fallback = proposal("be-careful", "Use always: be careful.", "Be careful and check your work twice.")
 
     def reply(messages: list[dict[str, str]]) -> str:
         if "classify" in messages[0]["content"]:
             count = int(re.search(r"Give exactly (\d+) labels", messages[-1]["content"]).group(1))
             return json.dumps({"labels": ["guessed_product"] * count})
-        return queue.pop(0) if queue else proposal("be-careful", "Use always: be careful.", "Be careful and check your work twice.")
+        if by_seed is not None:
+            index = (model.options[-1].get("seed") or 0) - by_seed
+            return proposals[index] if 0 <= index < len(proposals) else fallback
+        return queue.pop(0) if queue else fallback
 
-    return ScriptedModel(reply, name="replay-proposer")
+    model = ScriptedModel(reply, name="replay-proposer")
+    return model
 
 
 def config(**loop: object) -> RunConfig:
@@ -78,8 +85,11 @@ DEFAULT_PROPOSALS = [
 async def run(db: str, *, kill_after: int | None = None, resume: str | None = None, run_id: str | None = None,
               proposals: list[str] | None = None, cfg: RunConfig | None = None) -> ImproveResult:
     environment = ArithmeticEnvironment(seed=1, per_split=18)
-    return await improve(environment, executor(kill_after), cfg or config(candidates=1, epochs=2), db=db,
-                         proposer=proposer(proposals or DEFAULT_PROPOSALS), resume=resume, run_id=run_id)
+    cfg = cfg or config(candidates=1, epochs=2)
+    return await improve(environment, executor(kill_after), cfg, db=db,
+                         proposer=proposer(proposals or DEFAULT_PROPOSALS, by_seed=None if proposals else cfg.seed),
+                         resume=resume,
+                         run_id=run_id)
 
 
 if __name__ == "__main__":
