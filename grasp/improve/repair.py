@@ -46,6 +46,8 @@ async def checked(
                                         "Change exactly that, keep the rest, and reply with the corrected JSON object."},
         ]
         [fixed], _ = await propose(proposer, conversation, 1, temperature=0.0, seed=seed + attempt)
+        if isinstance(fixed, Proposal):  # a repair fixes the skill's text; the edit stays the one proposed
+            fixed = fixed.model_copy(update={"action": last.action, "target": last.target})
         repaired = validate(fixed)
         if repaired.edit is None:
             return candidate.model_copy(update={"edit": None, "refusal": f"repair {attempt} unusable: {repaired.refusal}"})

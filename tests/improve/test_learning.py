@@ -126,7 +126,9 @@ def test_a_repair_that_repeats_the_mistake_is_refused_at_once(tmp_path: Path) ->
 def test_a_repair_that_follows_the_environment_is_judged_as_repaired(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
-    right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
+    # A small model often answers a repair as a MODIFY of the skill it just wrote: the edit stays an ADD.
+    right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.",
+                     action="MODIFY")
     model, _ = _proposer_log([wrong, right])
     cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
                                                                        induction=False, repairs=2))
