@@ -201,6 +201,7 @@ class Improver:
             groups[self.state.labels[label_key(episode)]].append(episode)
         label, failing = max(sorted(groups.items()), key=lambda item: len(item[1]))
         family = failing[0].family
+        failing = [e for e in failing if e.family == family]  # one family's traces for one family's skill
         passing = await self._passing(key, batch, episodes, family, skills)
         tasks = {t.id: t for t in self.dev}
         shown = failing[:2] + passing[:1]

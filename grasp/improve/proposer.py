@@ -22,7 +22,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import ChatResult, Model, structured
 from ..skills import Skill, normalize_name
 from ..tasks import Task
-from .traces import compress, within_budget
+from .traces import complaints, compress, within_budget
 
 MAX_BODY = 900
 
@@ -97,6 +97,10 @@ def build_prompt(
     traces = [f"FAILED attempt:\n{mask(compress(e))}" for e in failing[:2]]
     traces += [f"SUCCESSFUL attempt on a similar task:\n{mask(compress(e))}" for e in passing[:1]]
     kept, cut = within_budget(traces, budget_chars)
+    said = complaints(failing[:2])
+    if said:
+        kept.append("What the environment answered to the failed steps (its words name the fix):\n"
+                    + "\n".join(f"- {mask(text)}" for text in said))
     skills = "\n".join(f"- {s.name}: {s.description} [{evidence.get(s.name, 'no evidence yet')}]"
                        for s in library.values()) or "(none yet)"
     at_capacity = len(library) >= capacity

@@ -31,3 +31,19 @@ def within_budget(parts: list[str], budget_chars: int) -> tuple[list[str], int]:
         kept.append(part)
         used += len(part)
     return kept, len(parts) - len(kept)
+
+
+def complaints(episodes: list[Episode], *, limit: int = 3, chars: int = 400) -> list[str]:
+    """What the environment said back to steps it did not accept (a 4xx, an invalid action), whole and
+    deduplicated: its words usually name the fix ("Did you mean '_sort'?"), so the proposer reads them
+    unclipped instead of cut off inside a trace."""
+    said: list[str] = []
+    for episode in episodes:
+        replies = [i for i, message in enumerate(episode.messages) if message["role"] == "assistant"]
+        for ok, index in zip(episode.step_ok, replies, strict=False):
+            if ok or index + 1 >= len(episode.messages):
+                continue
+            text = " ".join(episode.messages[index + 1]["content"].split())[:chars]
+            if text and text not in said:
+                said.append(text)
+    return said[:limit]

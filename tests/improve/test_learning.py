@@ -169,3 +169,15 @@ def test_placeholders_in_a_proposal_are_kept_and_copied_values_are_abstracted(tm
                              forbidden=environment.forbidden_values(product), group="g",
                              mask=masker(environment, [product]))
     assert candidate.edit is not None and "CALC: <A> * <B>" in candidate.edit.skill.body
+
+
+def test_the_proposer_reads_the_environments_words_on_failed_steps_whole() -> None:
+    from grasp.environment import Episode
+    from grasp.improve.traces import complaints
+
+    hint = "HTTP 400 " + "x" * 250 + " Did you mean '_sort'?"
+    episode = Episode(task_id="t", family="f", passed=False, step_ok=[False, True],
+                      messages=[{"role": "system", "content": ""}, {"role": "user", "content": "task"},
+                                {"role": "assistant", "content": "GET a?sort=-date"}, {"role": "user", "content": hint},
+                                {"role": "assistant", "content": "GET a?_sort=-date"}, {"role": "user", "content": "ok"}])
+    assert complaints([episode, episode]) == [hint]  # whole (past the trace's clip), once, only the failed step
