@@ -367,8 +367,9 @@ class Improver:
             evidence = Evidence(accepted=False, reason=reason, budget=self.rule.budget, models=models, extra=extra)
         self.libraries.record_decision(self.library, base=head.number, edit=candidate.edit, evidence=evidence,
                                        origin=candidate.origin, run_id=self.run_id)
-        edit = candidate.edit.summary() if candidate.edit else f"{candidate.origin} candidate"
-        self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": evidence.one_line()})
+        edit = candidate.edit.summary() if candidate.edit else "candidate"
+        said = evidence.one_line() if judged is not None else reason
+        self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": said})
 
     async def _revise(self, key: str, probe: list[Task], baseline: list[Episode], skills: dict[str, Skill],
                       winner: Judged) -> Judged | None:
