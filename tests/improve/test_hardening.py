@@ -265,3 +265,14 @@ def test_counters_in_the_summary_come_from_the_store(tmp_path: Path) -> None:
         [d for d in LibraryStore(db).decisions("r1", run_id="r1") if d.result_version is not None])
     assert summary["gate_episodes"] == RunStore(Database(db)).count_episodes("r1", phase="probe")
     assert json.dumps(summary)  # stored as JSON
+
+
+def test_every_refusal_reaches_the_live_view_including_invalid_proposals(tmp_path: Path) -> None:
+    events: list[tuple[str, dict]] = []
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), config(candidates=2),
+                                 db=tmp_path / "g.db", proposer=proposer(_invalid_proposals() + DEFAULT_PROPOSALS),
+                                 on_event=lambda kind, data: events.append((kind, data))))
+    refused = [data for kind, data in events if kind == "refused"]
+    assert any(data["evidence"].startswith("invalid proposal") for data in refused)
+    assert len(refused) == result.counts.refused
+    assert len([1 for kind, _ in events if kind == "accepted"]) == result.counts.accepted
