@@ -50,3 +50,34 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
     assert resumed.returncode == 0, resumed.stderr
     assert "sealed test" in resumed.stdout
     assert RunStore(Database(db)).get(run.id).status == "finished"
+
+
+def test_improve_runs_a_custom_environment_named_as_module_and_class(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+
+    def answer(messages: list[dict]) -> str:
+        if "classify" in messages[0]["content"]:
+            return '{"labels": ["guessed"]}'
+        if "coach" in messages[0]["content"]:
+            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
+                    '"body": "Reply CALC: <A> * <B> first, then ANSWER."}')
+        return "ANSWER: 0"
+
+    fake = FakeOpenAI(text=answer)
+    with serve(fake.app()) as url:
+        config = tmp_path / "run.yaml"
+        config.write_text(f"executor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
+                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n"
+                          "explore: {attempts: 0}\n")
+        command = [sys.executable, "-c", "from grasp.cli import main; main()", "improve", "--config", str(config),
+                   "--env", "environments.arithmetic:ArithmeticEnvironment"]
+        result = subprocess.run(command, env={**os.environ, "GRASP_DB": str(db)}, capture_output=True, text=True,
+                                timeout=120)
+        wrong = subprocess.run([*command[:-1], "environments.arithmetic:Nope"], env={**os.environ, "GRASP_DB": str(db)},
+                               capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "sealed test" in result.stdout
+    (run,) = RunStore(Database(db)).list()
+    assert run.environment == "arithmetic" and run.status == "finished"
+    assert run.config["environment"] == "environments.arithmetic:ArithmeticEnvironment"  # how a resume finds it
+    assert wrong.returncode == 1 and "has no 'Nope'" in wrong.stderr and "Traceback" not in wrong.stderr

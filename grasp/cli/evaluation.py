@@ -24,7 +24,8 @@ runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=Tru
 
 
 def eval_command(
-    env: Annotated[str, typer.Option("--env", help="Built-in environment.")] = "fhir",
+    env: Annotated[str, typer.Option("--env", help="Environment: built-in name, package.module:Class, or an entry "
+                                                   "point in grasp.environments.")] = "fhir",
     split: Annotated[str, typer.Option(help="Split to evaluate (dev, val, ood; test is the sealed split).")] = "val",
     library: Annotated[str | None, typer.Option(help="Library NAME[@VERSION] to inject.")] = None,
     no_skills: Annotated[bool, typer.Option("--no-skills", help="Evaluate with no skills.")] = False,

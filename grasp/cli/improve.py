@@ -58,7 +58,8 @@ class LiveView:
 
 def improve_command(
     config: Annotated[Path | None, typer.Option(help="Run config YAML (see configs/).")] = None,
-    env: Annotated[str | None, typer.Option("--env", help="Built-in environment (overrides the config).")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Environment (overrides the config): built-in name, "
+                                                          "package.module:Class, or an entry point.")] = None,
     model: Annotated[str | None, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the config).")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the stored run RUN from its last finished step.")] = None,

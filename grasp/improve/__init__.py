@@ -62,8 +62,11 @@ async def improve(
         state.identity = state.identity or identity
         runs.update(run_id, status="running", state=state.model_dump(mode="json"))
     else:
-        # What was actually passed in is what the record says, not the config's defaults.
-        config = (config or RunConfig()).model_copy(update={"environment": environment.name})
+        # What was actually passed in is what the record says, not the config's defaults; a
+        # package.module:Class spec is kept, since it is how `grasp improve --resume` finds the class again.
+        config = config or RunConfig()
+        if ":" not in config.environment:
+            config = config.model_copy(update={"environment": environment.name})
         if config.library:  # a capacity that differs from the existing library's is refused before the run exists
             libraries.create(config.library, capacity=config.loop.capacity, exist_ok=True)
         run_id = runs.create(kind="improve", environment=environment.name, config=config.model_dump(mode="json"),
