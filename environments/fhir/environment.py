@@ -8,6 +8,7 @@ in parallel); ``base_url`` targets a server over real HTTP instead, ours
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import re
 import uuid
@@ -23,7 +24,7 @@ from probes.manifest import Manifest, manifest_path
 
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
-from .search import DATE_PARAMS, RESOURCE_TYPES, SearchError, build_query
+from .search import COMMON, DATE_PARAMS, PARAMETERS, RESOURCE_TYPES, SearchError, build_query
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore
 from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
@@ -69,6 +70,30 @@ def _sample(key: str, value: str) -> str:
     return PLACEHOLDER.sub("2024-01-01T00:00:00" if key in DATE_PARAMS else "x", value)
 
 
+def _rejection(rtype: str, query: str) -> str | None:
+    params = [(key, _sample(key, value)) for key, value in parse_qsl(query, keep_blank_values=True)]
+    try:
+        build_query(rtype, params, "check")
+    except SearchError as error:
+        return str(error)
+    return None
+
+
+def _corrected(rtype: str, query: str) -> str:
+    """``query`` with what the server can fix by itself fixed: a parameter name close to a valid one,
+    an unencoded '+' in a date."""
+    known = sorted(PARAMETERS[rtype] | COMMON)
+    parts = []
+    for part in query.split("&"):
+        key, equals, value = part.partition("=")
+        if key not in known and (guess := difflib.get_close_matches(key, known, n=1, cutoff=0.6)):
+            key = guess[0]
+        if key in DATE_PARAMS:
+            value = value.replace("+", "%2B")
+        parts.append(f"{key}{equals}{value}")
+    return "&".join(parts)
+
+
 class FhirEnvironment(Environment):
     """Clinical tasks against a FHIR R4 server, graded by the server state each episode leaves."""
 
@@ -108,14 +133,18 @@ class FhirEnvironment(Environment):
         return self.instructions()
 
     def check_skill(self, text: str) -> str | None:
-        """The first search request written in ``text`` that this server would reject, with its reason."""
+        """The first search request written in ``text`` that this server would reject, with its reason
+        and, where the server can tell, the request corrected (misspelt parameters renamed, '+' encoded):
+        a small model copies a corrected request far more reliably than it applies a rule."""
         for rtype, query in SKILL_REQUEST.findall(text):
-            params = [(key, _sample(key, value)) for key, value in parse_qsl(query.rstrip(".,;:)"),
-                                                                           keep_blank_values=True)]
-            try:
-                build_query(rtype, params, "check")
-            except SearchError as error:
-                return f"{rtype}?{query}: {error}"
+            query = query.rstrip(".,;:)")
+            problem = _rejection(rtype, query)
+            if problem is None:
+                continue
+            corrected = _corrected(rtype, query)
+            if corrected != query and _rejection(rtype, corrected) is None:
+                problem += f". Write it as: {rtype}?{corrected}"
+            return f"{rtype}?{query}: {problem}"
         return None
 
     def proposer_brief(self) -> ProposerBrief:

@@ -131,3 +131,11 @@ def test_check_skill_names_what_to_change_around_placeholders(env) -> None:
     assert unencoded and "%2B" in unencoded
     misspelt = env.check_skill("GET Observation?patient=<MRN>&sort=-date&count=1")
     assert misspelt and "Did you mean '_sort'?" in misspelt
+
+
+def test_check_skill_writes_the_corrected_request_when_the_server_can_tell(env) -> None:
+    problem = env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&sort=-date&count=1\n2. FINISH([<v>])")
+    assert problem.endswith("Write it as: Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1")
+    encoded = env.check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
+    assert encoded.endswith("Write it as: Observation?patient=<MRN>&date=ge<SINCE_24H>%2B00:00")
+    assert "Write it as" not in env.check_skill("GET Observation?patient=<MRN>&colour=red")
