@@ -59,3 +59,31 @@ def family_bars(families: Sequence[str], before: Sequence[float], after: Sequenc
     axes.set_title(title, fontsize=10)
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
+
+
+def method_bars(methods: Sequence[str], means: Sequence[float], lows: Sequence[float],
+                highs: Sequence[float]) -> str:
+    """Sealed-test accuracy per method with its 95% CI over seeds."""
+    figure, axes = _figure(max(4.0, 1.1 * len(methods) + 2), 3.0)
+    positions = list(range(len(methods)))
+    errors = [[100 * (m - lo) for m, lo in zip(means, lows, strict=True)],
+              [100 * (hi - m) for m, hi in zip(means, highs, strict=True)]]
+    axes.bar(positions, [100 * m for m in means], yerr=errors, capsize=4, color=BLUE)
+    axes.set_xticks(positions, list(methods), fontsize=8)
+    axes.set_ylabel("sealed test accuracy (%)")
+    axes.set_ylim(0, 100)
+    axes.set_title("Sealed test per method (mean, 95% CI over seeds)", fontsize=10)
+    return _svg(figure)
+
+
+def method_curves(curves: dict[str, Sequence[tuple[int, float]]]) -> str:
+    """Mean val accuracy per epoch, one line per method."""
+    figure, axes = _figure(5.5, 3.0)
+    for method, points in curves.items():
+        axes.plot([epoch for epoch, _ in points], [100 * value for _, value in points], marker="o", label=method)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("val accuracy (%)")
+    axes.set_ylim(0, 100)
+    axes.set_title("Learning curves (mean over seeds)", fontsize=10)
+    axes.legend(frameon=False, fontsize=8)
+    return _svg(figure)

@@ -38,6 +38,11 @@ class ModelConfig(BaseModel):
 class GateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # The acceptance rule (grasp/improve/rules.py): grasp (the gate below), accept-all (no gate),
+    # strict (held-out accuracy must strictly improve), paired-se (mean paired change > k x SE).
+    rule: Literal["grasp", "accept-all", "strict", "paired-se"] = "grasp"
+    k: float = 1.0  # paired-se only
+
     probe_size: int = 36  # N
     regression_budget: int = 0
     invalid_penalty: float = 2.0  # lambda
@@ -56,7 +61,14 @@ class LoopConfig(BaseModel):
     skills_per_episode: int = 3
     proposal_temperature: float = 0.7
     revise: bool = True
-    induction: bool = True  # also build a candidate from a passing trace (grounded induction)
+    # Where candidates come from (grasp/improve/sources.py): the comparative proposer (K = candidates),
+    # grounded induction from a passing trace, and/or reflection notes (a memory baseline).
+    sources: list[Literal["proposer", "induction", "reflection"]] = Field(
+        default_factory=lambda: ["induction", "proposer"])
+    memory_notes: int = Field(default=8, ge=1)  # reflection: notes kept, oldest out
+    # The final library: the best on val after any epoch (the no-skill library competes), or the last
+    # one (what an ungated baseline ends with).
+    checkpoint: Literal["best-val", "last"] = "best-val"
     repairs: int = Field(default=2, ge=0)  # rounds of repair from the environment's check_skill message
     # Collapse recovery probes removing the newest skill only when a batch falls this far below the
     # no-skill val accuracy of the same families (a weak executor's no-skill accuracy may itself be ~0).

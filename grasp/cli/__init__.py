@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import GraspError
-from . import env, evaluation, improve, library
+from . import bench, env, evaluation, improve, library
 
 app = typer.Typer(
     name="grasp",
@@ -21,6 +21,7 @@ app.add_typer(evaluation.runs_app, name="runs")
 app.command("eval")(evaluation.eval_command)
 app.command("improve")(improve.improve_command)
 app.command("report")(improve.report_command)
+app.command("bench")(bench.bench_command)
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ from ..skills import Skill
 from ..store.library import apply_edit
 from ..store.runs import RunStore
 from ..tasks import Task
-from .gate import GateRule, Tally, accepts, cannot_accept, tally
+from .gate import GateRule, Tally, tally
+from .rules import AcceptanceRule
 
 
 class Judged(BaseModel):
@@ -28,7 +29,7 @@ class Judged(BaseModel):
 class GateRunner:
     """Runs probes through the shared episode store (so every probe episode is resumable)."""
 
-    def __init__(self, environment: Environment, model: Model, runs: RunStore, run_id: str, *, rule: GateRule,
+    def __init__(self, environment: Environment, model: Model, runs: RunStore, run_id: str, *, rule: AcceptanceRule,
                  early_reject: bool, skills_per_episode: int, max_rounds: int | None, concurrency: int,
                  on_episode: Callable[[Episode], None] | None = None) -> None:
         self.environment, self.model, self.runs, self.run_id = environment, model, runs, run_id
@@ -51,16 +52,18 @@ class GateRunner:
             candidate_skills = apply_edit(skills, edit)
         except ValidationError as error:
             return Judged(edit=edit, tally=None, accepted=False, reason=str(error))
-        stop = (lambda finished: cannot_accept(baseline, finished, self.rule)) if self.early_reject else None
+        hopeless = getattr(self.rule, "hopeless", None)  # rules that can tell early offer it
+        stop = (lambda finished: hopeless(baseline, finished)) if self.early_reject and hopeless else None
         episodes = await self.run(probe, candidate_skills, stop)
-        result = tally(baseline, episodes, self.rule)
-        ok, reason = accepts(result, self.rule)
+        scoring = GateRule(budget=self.rule.budget, invalid_penalty=self.rule.invalid_penalty, alpha=self.rule.alpha)
+        result = tally(baseline, episodes, scoring)
+        ok, reason = self.rule.judge(result)
         if result.skipped:
             reason += f" (stopped early: {result.skipped} probe episode(s) saved)"
         return Judged(edit=edit, tally=result, accepted=ok, reason=reason)
 
 
-def evidence_for(judged: Judged, rule: GateRule, *, accepted: bool, reason: str, models: dict[str, str],
+def evidence_for(judged: Judged, rule: AcceptanceRule, *, accepted: bool, reason: str, models: dict[str, str],
                  extra: dict) -> Evidence:
     t = judged.tally
     return Evidence(

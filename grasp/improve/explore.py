@@ -54,3 +54,15 @@ async def explore(
         if episode is not None and episode.passed:
             return episode
     return None
+
+
+def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str) -> list[Episode]:
+    """A passing trace of ``family``: from this batch, else any earlier pass of the run (a probe pass
+    too: the decision's probe excludes the tasks its candidates were built from). An earlier pass is
+    chosen by content, not storage order, so a resumed run picks the same one."""
+    passing = [e for e in episodes if e.passed and e.family == family]
+    if passing:
+        return passing
+    earlier = [e for phase in ("train", "explore", "probe")
+               for e in runs.episodes(run_id, phase=phase, family=family, passed=True)]
+    return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))] if earlier else []

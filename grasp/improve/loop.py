@@ -27,11 +27,11 @@ from ..tasks import Task
 from .classifier import label_failures, label_key
 from .decide import GateRunner, Judged, best, evidence_for
 from .explore import explore as explore_for_pass
-from .gate import GateRule
-from .induction import induce
+from .explore import find_pass
 from .probe import sample_probe
-from .proposer import Candidate, Proposal, build_prompt, masker, propose, revision_prompt, to_candidate
-from .repair import checked, skill_text
+from .proposer import Candidate, masker, propose, revision_prompt, to_candidate
+from .rules import rule_from
+from .sources import Contrast, sources_from
 from .state import RunState, ValPoint
 
 Event = Callable[[str, dict], None]
@@ -66,8 +66,9 @@ class Improver:
         self.state = state
         self.emit = on_event or (lambda kind, data: None)
         self.on_episode = on_episode
-        self.rule = GateRule(budget=config.gate.regression_budget, invalid_penalty=config.gate.invalid_penalty,
-                             alpha=config.gate.alpha)
+        self.rule = rule_from(config.gate)
+        self.sources = sources_from(config, environment, proposer, evidence=self._skill_evidence,
+                                    on_note=lambda text: self.emit("note", {"text": text}))
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
                                max_rounds=config.max_rounds, concurrency=config.concurrency, on_episode=on_episode)
@@ -206,14 +207,11 @@ class Improver:
         tasks = {t.id: t for t in self.dev}
         shown = failing[:2] + passing[:1]
         seen = sorted({e.task_id for e in shown})
-        mask = masker(self.env, [tasks[e.task_id] for e in shown if e.task_id in tasks])
-        candidates: list[Candidate] = []
-        if passing and self.config.loop.induction and passing[0].task_id in tasks:
-            induced = await induce(passing[0], tasks[passing[0].task_id], self.env, self.proposer, library=skills,
-                                   capacity=self.config.loop.capacity, group=label, seed=self.config.seed)
-            candidates.append(await self._checked(induced, None, [], skills, family, set(), label, mask, seen))
-        if self.config.loop.candidates:
-            candidates += await self._proposed(key, label, failing, passing, skills, family, mask, seen, tasks)
+        contrast = Contrast(key=key, label=label, family=family, failing=failing, passing=passing, skills=skills,
+                            tasks=tasks, seen=seen, seed=self.config.seed + len(self.state.proposals),
+                            mask=masker(self.env, [tasks[e.task_id] for e in shown if e.task_id in tasks]))
+        candidates = [c for source in self.sources for c in await source.candidates(contrast)]
+        self.state.notes.extend(contrast.notes)
         unique, signatures = [], set()
         for candidate in candidates:
             signature = candidate.edit.model_dump_json() if candidate.edit else None
@@ -225,82 +223,21 @@ class Improver:
 
     async def _passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
                        skills: dict[str, Skill]) -> list[Episode]:
-        """A passing trace of ``family``: this batch, an earlier batch or exploration, else explore now."""
-        passing = [e for e in episodes if e.passed and e.family == family]
-        if passing:
-            return passing
-        # Any earlier pass is a grounded success (a probe pass too: the decision's probe excludes it).
-        earlier = [e for phase in ("train", "explore", "probe")
-                   for e in self.runs.episodes(self.run_id, phase=phase, family=family, passed=True)]
-        if earlier:  # chosen by content, not by storage order, so a resumed run picks the same one
-            return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))]
+        """A passing trace of ``family``: this batch, an earlier pass, or exploration now."""
+        found = find_pass(episodes, family, self.runs, self.run_id)
         explore = self.config.explore
-        if not explore.attempts:
-            return []
+        if found or not explore.attempts:
+            return found
         failing = [t for t, e in zip(batch, episodes, strict=False) if not e.passed and t.family == family]
         self.emit("note", {"text": f"{key}: no passing {family} trace yet; exploring "
                                    f"(up to {explore.attempts} attempt(s) at temperature {explore.temperature:g})"})
-        found = await explore_for_pass(
+        explored = await explore_for_pass(
             self.env, self.executor, failing, skills, attempts=explore.attempts, temperature=explore.temperature,
             seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
             skills_per_episode=self.config.loop.skills_per_episode,
             max_rounds=(self.config.max_rounds or self.env.max_rounds) + explore.extra_rounds, on_episode=self.on_episode)
-        self.emit("note", {"text": f"{key}: exploration {'found a pass' if found else 'found no pass'}"})
-        return [found] if found else []
-
-    async def _proposed(self, key: str, label: str, failing: list[Episode], passing: list[Episode],
-                        skills: dict[str, Skill], family: str, mask, seen: list[str],
-                        tasks: dict[str, Task]) -> list[Candidate]:
-        evidence = self._skill_evidence()
-        first = tasks.get(failing[0].task_id)
-        placeholders = sorted(first.variables) if first else []
-        prompt, cut = build_prompt(label, failing, passing, skills, evidence, self.config.loop.capacity,
-                                   self.env.protocol_notes()[:1500], budget_chars=self._prompt_budget(),
-                                   brief=self.env.proposer_brief(), mask=mask, placeholders=placeholders,
-                                   instruction=first.instruction if first else "")
-        if cut:
-            self.state.notes.append(f"{key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
-        self.emit("note", {"text": f"{key}: proposing for '{label}' ({len(failing)} failure(s), {family})"})
-        proposals, _ = await propose(self.proposer, prompt, self.config.loop.candidates,
-                                     temperature=self.config.loop.proposal_temperature,
-                                     seed=self.config.seed + len(self.state.proposals))
-        forbidden = set().union(*(self.env.forbidden_values(tasks[i]) for i in seen if i in tasks))
-        candidates = []
-        for proposal in proposals:
-            candidate = to_candidate(proposal, library=skills, capacity=self.config.loop.capacity, family=family,
-                                     forbidden=forbidden, group=label, mask=mask)
-            candidates.append(await self._checked(candidate, proposal, prompt, skills, family, forbidden, label,
-                                                  mask, seen))
-        return candidates
-
-    async def _checked(self, candidate: Candidate, proposal: Proposal | str | None, prompt: list[dict[str, str]],
-                       skills: dict[str, Skill], family: str, forbidden: set[str], label: str, mask,
-                       seen: list[str]) -> Candidate:
-        """Ask the environment whether the skill's requests would work; repair from its words, or refuse.
-
-        A skill whose request the environment rejects outright cannot help, so this saves its probe
-        episodes. An induced skill (no proposal to repair) is refused when it fails the check."""
-        if proposal is None:
-            text = skill_text(candidate)
-            problem = self.env.check_skill(text) if text else None
-            if problem is None:
-                return candidate
-            return candidate.model_copy(update={"edit": None, "refusal": f"the environment rejects its request: "
-                                                                         f"{problem[:200]}"})
-
-        def validate(reply: Proposal | str) -> Candidate:
-            return to_candidate(reply, library=skills, capacity=self.config.loop.capacity, family=family,
-                                forbidden=forbidden, group=label, mask=mask)
-
-        result = await checked(candidate, proposal, prompt, environment=self.env, proposer=self.proposer,
-                               validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed)
-        if result.origin == "repaired":
-            self.state.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
-        return result
-
-    def _prompt_budget(self) -> int:
-        n_ctx = self.config.proposer.n_ctx if self.config.proposer else self.config.executor.n_ctx
-        return int(n_ctx * 4 * 0.45)  # characters for traces: under half the context, at ~4 chars/token
+        self.emit("note", {"text": f"{key}: exploration {'found a pass' if explored else 'found no pass'}"})
+        return [explored] if explored else []
 
     def _skill_evidence(self) -> dict[str, str]:
         # Accepted decisions carry the evidence of every skill the gate let in (one query, no snapshots).
@@ -315,6 +252,11 @@ class Improver:
                 self._record(key, index, candidate, head, decided, reason=f"invalid proposal: {candidate.refusal}")
         valid = [(index, c) for index, c in enumerate(candidates) if c.edit is not None]
         if not valid:
+            return
+        if not self.rule.probe_needed(len(valid)):  # an ungated rule with nothing to choose between
+            index, candidate = valid[0]
+            verdict = Judged(edit=candidate.edit, tally=None, accepted=True, reason=f"{self.rule.name}: no probe")
+            self._record(key, index, candidate, head, decided, judged=verdict, accepted=True)
             return
         exclude = {task.id for task in batch} | {task_id for _, c in valid for task_id in c.seen}
         probe = await self._probe(key, exclude, head.skills)
@@ -420,7 +362,10 @@ class Improver:
 
     async def _finish(self) -> None:
         state = self.state
-        best_point = max(state.val, key=lambda point: (point.accuracy, -point.epoch))
+        if self.config.loop.checkpoint == "last":
+            best_point = max(state.val, key=lambda point: point.epoch)
+        else:
+            best_point = max(state.val, key=lambda point: (point.accuracy, -point.epoch))
         state.checkpoint = best_point.version
         head = self.head()
         target = self.libraries.version(self.library, best_point.version)

@@ -114,7 +114,7 @@ def test_a_repair_that_repeats_the_mistake_is_refused_at_once(tmp_path: Path) ->
     wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
     model, calls = _proposer_log([wrong, wrong, wrong, wrong])
     cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       induction=False, repairs=2))
+                                                                       sources=["proposer"], repairs=2))
     asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db, proposer=model,
                         run_id="r1"))
     refusals = [d.evidence.reason for d in LibraryStore(db).decisions("r1", run_id="r1")]
@@ -131,7 +131,7 @@ def test_a_repair_that_follows_the_environment_is_judged_as_repaired(tmp_path: P
                      action="MODIFY")
     model, _ = _proposer_log([wrong, right])
     cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       induction=False, repairs=2))
+                                                                       sources=["proposer"], repairs=2))
     result = asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db,
                                  proposer=model, run_id="r1"))
     assert result.counts.accepted_by_origin == {"repaired": 1}

@@ -1,0 +1,208 @@
+"""`grasp bench`: methods x seeds as ordinary stored runs, compared on the sealed test with paired statistics.
+
+Every (method, seed) pair is an improve run under its own library, so a stopped bench resumes run by
+run (and each run resumes step by step). The no-skill baseline comes from the same runs: each reads the
+sealed test once, with no skills and with its final library, on the same items (temperature-0 replies
+are cached, so the no-skill episodes of a seed are computed once across methods).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from statistics import mean, stdev
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .config import RunConfig
+from .environment import Environment
+from .improve import improve
+from .improve.methods import method_config
+from .models.base import Model
+from .stats import Paired
+from .store import Database, LibraryStore
+from .store.runs import RunStore
+
+# Two-sided 95% t quantiles by degrees of freedom (the CI over a handful of seeds is a t-interval).
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+class MethodRow(BaseModel):
+    method: str
+    seeds: list[int]
+    accuracy: list[float]  # sealed-test accuracy of the final library, per seed
+    mean: float
+    low: float
+    high: float
+    paired: list[Paired] = Field(default_factory=list)  # per seed, against no skills on the same items
+    episodes: dict[str, int] = Field(default_factory=dict)  # training, gate, evaluation
+    tokens: dict[str, int] = Field(default_factory=dict)  # per role
+    cost_usd: float | None = None
+    wall_s: float = 0.0
+    decisions: int = 0  # decisions judged on a probe
+    probe_episodes: int = 0  # what the gate spent on them
+    exhaustive_episodes: int = 0  # what an exhaustive gate would have: (1 + K) x N, plus N per revision
+    curve: list[tuple[int, float]] = Field(default_factory=list)  # mean val accuracy per epoch
+
+
+class BenchResult(BaseModel):
+    bench_id: str
+    rows: list[MethodRow]
+
+
+def interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% t-interval over seeds (a single seed has no interval)."""
+    centre = mean(values)
+    if len(values) < 2:
+        return centre, centre, centre
+    half = T95.get(len(values) - 1, 1.96) * stdev(values) / math.sqrt(len(values))
+    return centre, max(0.0, centre - half), min(1.0, centre + half)
+
+
+def seeds_from(base: RunConfig, count: int) -> list[int]:
+    """``count`` distinct seeds from the config's own."""
+    return [base.seed + index for index in range(count)]
+
+
+async def run_bench(
+    environment: Environment,
+    executor: Model,
+    base: RunConfig,
+    methods: list[str],
+    seeds: list[int],
+    *,
+    db: str | Path,
+    bench_id: str,
+    proposer: Model | None = None,
+    on_run: Callable[[str, str, int], None] | None = None,
+    on_event=None,
+) -> BenchResult:
+    """Run (or resume) every method x seed, then tabulate."""
+    database = Database(db)
+    runs = RunStore(database)
+    known = {info.id: info for info in runs.list()}
+    if bench_id not in known:
+        runs.create(kind="bench", environment=environment.name, run_id=bench_id, manifest_hash=environment.manifest_hash(),
+                    config={"base": base.model_dump(mode="json"), "methods": methods, "seeds": seeds})
+    runs.update(bench_id, status="running")
+    for method in methods:
+        for seed in seeds:
+            run_id = f"{bench_id}-{method}-s{seed}"
+            info = known.get(run_id)
+            if info is not None and info.status == "finished":
+                continue
+            if on_run:
+                on_run(method, run_id, seed)
+            config = method_config(base, method, seed=seed, library=run_id)
+            await improve(environment, executor, config, db=db, proposer=proposer, run_id=None if info else run_id,
+                          resume=run_id if info else None, on_event=on_event)
+    result = tabulate(database, bench_id, methods, seeds)
+    runs.update(bench_id, status="finished", summary=result.model_dump(mode="json"))
+    return result
+
+
+def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[int]) -> BenchResult:
+    runs, libraries = RunStore(database), LibraryStore(database)
+    rows: list[MethodRow] = []
+    none: dict[int, float] = {}
+    for method in methods:
+        row = MethodRow(method=method, seeds=[], accuracy=[], mean=0.0, low=0.0, high=0.0)
+        curves: dict[int, list[float]] = defaultdict(list)
+        episodes: dict[str, int] = defaultdict(int)
+        tokens: dict[str, int] = defaultdict(int)
+        for seed in seeds:
+            info = runs.get(f"{bench_id}-{method}-s{seed}")
+            state, test = info.state or {}, (info.state or {}).get("test") or {}
+            if not test:
+                continue
+            row.seeds.append(seed)
+            row.accuracy.append(test["final"]["accuracy"])
+            none.setdefault(seed, test["no_skills"]["accuracy"])
+            if test.get("paired"):
+                row.paired.append(Paired.model_validate(test["paired"]))
+            for point in state.get("val") or []:
+                curves[point["epoch"]].append(point["accuracy"])
+            for name, phases in (("training", ("train", "explore")), ("gate", ("probe",)),
+                                 ("evaluation", ("val", "test"))):
+                episodes[name] += sum(runs.count_episodes(info.id, phase=phase) for phase in phases)
+            for usage in runs.usage(info.id):
+                tokens[usage.role] += usage.prompt_tokens + usage.completion_tokens
+                row.cost_usd = (row.cost_usd or 0.0) + _cost(info.config, usage) if _priced(info.config) else None
+            row.wall_s += (info.updated_at - info.created_at).total_seconds()
+            _gate_cost(row, libraries.decisions(info.library or info.id, run_id=info.id))
+        if row.accuracy:
+            row.mean, row.low, row.high = interval(row.accuracy)
+        row.episodes, row.tokens = dict(episodes), dict(tokens)
+        row.curve = [(epoch, mean(values)) for epoch, values in sorted(curves.items())]
+        rows.append(row)
+    if none:
+        centre, low, high = interval([none[seed] for seed in sorted(none)])
+        rows.insert(0, MethodRow(method="no skills", seeds=sorted(none), accuracy=[none[s] for s in sorted(none)],
+                                 mean=centre, low=low, high=high))
+    return BenchResult(bench_id=bench_id, rows=rows)
+
+
+def _priced(config: dict[str, Any]) -> bool:
+    return bool((config.get("executor") or {}).get("prices"))
+
+
+def _cost(config: dict[str, Any], usage) -> float:
+    executor = (config.get("executor") or {}).get("prices") or {}
+    prices = executor if usage.role == "executor" else ((config.get("proposer") or {}).get("prices") or executor)
+    return (usage.prompt_tokens * prices.get("prompt", 0) + usage.completion_tokens * prices.get("completion", 0)) / 1e6
+
+
+def _gate_cost(row: MethodRow, decisions) -> None:
+    """Probe episodes spent per decision next to an exhaustive gate's (1 + K) x N (+ N per revision)."""
+    by_key: dict[str, list] = defaultdict(list)
+    for decision in decisions:
+        if decision.evidence.extra.get("probe"):
+            by_key[decision.evidence.extra["decision"]].append(decision)
+    for judged in by_key.values():
+        size = len(judged[0].evidence.extra["probe"])
+        row.decisions += 1
+        row.probe_episodes += size + sum(d.evidence.episodes_run for d in judged)  # the baseline, then each candidate
+        row.exhaustive_episodes += (1 + len(judged)) * size
+
+
+def markdown(result: BenchResult) -> str:
+    """The comparison laid out like the paper's Table 1, plus what each method spent."""
+    lines = [f"# grasp bench {result.bench_id}", "",
+             "| method | sealed test (mean, 95% CI over seeds) | per seed vs no skills: fixed/broken, p | "
+             "episodes train / gate / eval | gate episodes per decision (exhaustive) | tokens by role | cost USD | wall |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in result.rows:
+        seeds = "; ".join(f"s{seed}: +{p.fixed}/-{p.broken}, p={p.p_value:.3g}"
+                          for seed, p in zip(row.seeds, row.paired, strict=False)) or "-"
+        episodes = " / ".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation")) \
+            if row.episodes else "-"
+        gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"
+                if row.decisions else "-")
+        tokens = ", ".join(f"{role} {count:,}" for role, count in sorted(row.tokens.items())) or "-"
+        cost = f"{row.cost_usd:.4f}" if row.cost_usd is not None else "-"
+        lines.append(f"| {row.method} | {100 * row.mean:.1f}% [{100 * row.low:.1f}, {100 * row.high:.1f}] "
+                     f"(n={len(row.seeds)}) | {seeds} | {episodes} | {gate} | {tokens} | {cost} | "
+                     f"{row.wall_s / 60:.1f} min |")
+    return "\n".join(lines) + "\n"
+
+
+def write_html(result: BenchResult, target: Path) -> Path:
+    from jinja2 import Environment as Templates
+    from jinja2 import PackageLoader, select_autoescape
+
+    from .charts import method_bars, method_curves
+
+    templates = Templates(loader=PackageLoader("grasp", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    rows = result.rows
+    page = templates.get_template("bench.html.j2").render(
+        result=result, table=markdown(result),
+        bars=method_bars([r.method for r in rows], [r.mean for r in rows], [r.low for r in rows],
+                         [r.high for r in rows]),
+        curves=method_curves({r.method: r.curve for r in rows if r.curve}),
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    return target

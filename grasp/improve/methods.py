@@ -1,0 +1,43 @@
+"""Named methods: GRASP and the baselines it is compared with, each a combination of strategies.
+
+A method is a set of config changes (candidate sources, acceptance rule, revision, checkpoint), so an
+ablation is one more entry here and never a new branch in the loop. Every method's result is an
+ordinary stored run whose final library is a library version: log, diff, export and eval work on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import RunConfig
+from ..errors import ConfigError
+
+METHODS: dict[str, dict[str, Any]] = {
+    # GRASP as configured: induction and the proposer, the gate, revision, best-val checkpoint.
+    "grasp": {},
+    # The paper's ablations: no gate, one or four proposals (four are still ranked on the probe).
+    "ungated-k1": {"gate": {"rule": "accept-all"},
+                   "loop": {"sources": ["proposer"], "candidates": 1, "revise": False, "checkpoint": "last"}},
+    "ungated-k4": {"gate": {"rule": "accept-all"},
+                   "loop": {"sources": ["proposer"], "candidates": 4, "revise": False, "checkpoint": "last"}},
+    # Reflexion / ExpeL-style memory: a lesson per batch appended to one notes skill, ungated, oldest out.
+    "memory": {"gate": {"rule": "accept-all"}, "explore": {"attempts": 0},
+               "loop": {"sources": ["reflection"], "revise": False, "checkpoint": "last"}},
+    # Agent Workflow Memory: workflows induced from passing traces, kept without a gate.
+    "awm": {"gate": {"rule": "accept-all"},
+            "loop": {"sources": ["induction"], "revise": False, "checkpoint": "last"}},
+    # Other acceptance rules on GRASP's candidates: SkillOpt's strict improvement, cap-evolve's k x SE.
+    "strict": {"gate": {"rule": "strict"}},
+    "paired-se": {"gate": {"rule": "paired-se"}},
+}
+
+
+def method_config(base: RunConfig, method: str, *, seed: int, library: str) -> RunConfig:
+    """``base`` with ``method``'s changes, ``seed`` and its own library."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r} (have: {', '.join(METHODS)})")
+    data = base.model_dump(mode="json")
+    for section, changes in METHODS[method].items():
+        data[section] = {**(data.get(section) or {}), **changes}
+    data.update(seed=seed, library=library)
+    return RunConfig.model_validate(data)

@@ -1,0 +1,173 @@
+"""Where candidate edits come from: one object per source, each with one method.
+
+A decision hands every configured source the same :class:`Contrast` (the failure group, its
+traces, a passing trace when one exists, the library) and pools what they return; the gate then
+judges them alike. ``loop.sources`` in the config names the sources, so an ablation (proposer
+only, induction only, reflection notes) is a different list, not a new branch in the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from ..config import RunConfig
+from ..edits import Edit, EditKind
+from ..environment import Environment, Episode
+from ..errors import ModelError, ModelUnavailable
+from ..models.base import Model, structured
+from ..skills import Skill
+from ..tasks import Task
+from .induction import induce
+from .proposer import Candidate, Proposal, build_prompt, propose, to_candidate
+from .repair import checked, skill_text
+from .traces import compress
+
+
+@dataclass
+class Contrast:
+    """What one decision learns from."""
+
+    key: str
+    label: str
+    family: str
+    failing: list[Episode]
+    passing: list[Episode]
+    skills: dict[str, Skill]
+    tasks: dict[str, Task]
+    seen: list[str]
+    mask: Callable[[str], str]
+    seed: int
+    notes: list[str] = field(default_factory=list)  # what the sources want recorded in the run's notes
+
+
+class CandidateSource(Protocol):
+    name: str
+
+    async def candidates(self, contrast: Contrast) -> list[Candidate]:
+        """Candidate edits for this decision (refusals included, with their reasons)."""
+
+
+class ProposerSource:
+    """GRASP's comparative proposer: K drafts from failing traces next to a passing one, each checked
+    by the environment and repaired from its words."""
+
+    name = "proposer"
+
+    def __init__(self, environment: Environment, proposer: Model, config: RunConfig,
+                 evidence: Callable[[], dict[str, str]], on_note: Callable[[str], None]) -> None:
+        self.env, self.proposer, self.config = environment, proposer, config
+        self.evidence, self.on_note = evidence, on_note
+
+    def _budget(self) -> int:
+        n_ctx = self.config.proposer.n_ctx if self.config.proposer else self.config.executor.n_ctx
+        return int(n_ctx * 4 * 0.45)  # characters for traces: under half the context, at ~4 chars/token
+
+    async def candidates(self, contrast: Contrast) -> list[Candidate]:
+        first = contrast.tasks.get(contrast.failing[0].task_id) if contrast.failing else None
+        prompt, cut = build_prompt(contrast.label, contrast.failing, contrast.passing, contrast.skills,
+                                   self.evidence(), self.config.loop.capacity, self.env.protocol_notes()[:1500],
+                                   budget_chars=self._budget(), brief=self.env.proposer_brief(), mask=contrast.mask,
+                                   placeholders=sorted(first.variables) if first else [],
+                                   instruction=first.instruction if first else "")
+        if cut:
+            contrast.notes.append(f"{contrast.key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
+        self.on_note(f"{contrast.key}: proposing for '{contrast.label}' ({len(contrast.failing)} failure(s), "
+                     f"{contrast.family})")
+        proposals, _ = await propose(self.proposer, prompt, self.config.loop.candidates,
+                                     temperature=self.config.loop.proposal_temperature, seed=contrast.seed)
+        forbidden = set().union(*(self.env.forbidden_values(contrast.tasks[i]) for i in contrast.seen
+                                  if i in contrast.tasks))
+
+        def validate(reply: Proposal | str) -> Candidate:
+            return to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
+                                family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask)
+
+        results = []
+        for proposal in proposals:
+            result = await checked(validate(proposal), proposal, prompt, environment=self.env, proposer=self.proposer,
+                                   validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed)
+            if result.origin == "repaired":
+                contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
+            results.append(result)
+        return results
+
+
+class InductionSource:
+    """Grounded induction (AWM's idea): a skill built from the passing trace's accepted actions."""
+
+    name = "induction"
+
+    def __init__(self, environment: Environment, namer: Model | None, config: RunConfig) -> None:
+        self.env, self.namer, self.config = environment, namer, config
+
+    async def candidates(self, contrast: Contrast) -> list[Candidate]:
+        if not contrast.passing or contrast.passing[0].task_id not in contrast.tasks:
+            return []
+        passing = contrast.passing[0]
+        induced = await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
+                               library=contrast.skills, capacity=self.config.loop.capacity, group=contrast.label,
+                               seed=self.config.seed)
+        text = skill_text(induced)
+        problem = self.env.check_skill(text) if text else None
+        if problem is None:
+            return [induced]
+        return [induced.model_copy(update={"edit": None,
+                                           "refusal": f"the environment rejects its request: {problem[:200]}"})]
+
+
+class Lesson(BaseModel):
+    lesson: str = Field(min_length=10, max_length=240, description="one sentence the agent should remember")
+
+
+NOTES_SKILL = "reflection-notes"
+
+
+class ReflectionSource:
+    """A memory baseline in the style of Reflexion and ExpeL's insights: each decision appends one
+    lesson from the failures to a single notes skill, oldest out beyond ``memory_notes``."""
+
+    name = "reflection"
+
+    def __init__(self, model: Model, config: RunConfig) -> None:
+        self.model, self.config = model, config
+
+    async def candidates(self, contrast: Contrast) -> list[Candidate]:
+        traces = "\n\n".join(contrast.mask(compress(e, limit=700)) for e in contrast.failing[:2])
+        prompt = [{"role": "system", "content": "You write short lessons for an agent from its failures."},
+                  {"role": "user", "content": f"{traces}\n\nThe failure is labelled {contrast.label}. Write one "
+                                              "sentence the agent should remember next time (no ids or values). "
+                                              'Reply as JSON: {"lesson": "..."}'}]
+        try:
+            reply, _ = await structured(self.model, prompt, Lesson, max_tokens=120, temperature=0.0,
+                                        seed=contrast.seed)
+        except ModelUnavailable:
+            raise
+        except ModelError as error:
+            return [Candidate(edit=None, refusal=f"unusable reply: {error}", group=contrast.label,
+                              origin="reflection")]
+        return [Candidate(edit=remember(contrast.skills, contrast.mask(reply.lesson), self.config.loop.memory_notes),
+                          group=contrast.label, origin="reflection")]
+
+
+def remember(skills: dict[str, Skill], lesson: str, capacity: int) -> Edit:
+    """The edit that appends ``lesson`` to the notes skill, dropping the oldest notes beyond ``capacity``."""
+    current = skills.get(NOTES_SKILL)
+    notes = [line[2:] for line in current.body.splitlines() if line.startswith("- ")] if current else []
+    notes = (notes + [lesson.strip()])[-capacity:]
+    skill = Skill(name=NOTES_SKILL, description="Use always: lessons from earlier failures.",
+                  body="\n".join(f"- {note}" for note in notes), tags=["all"])
+    return Edit(kind=EditKind.MODIFY if current else EditKind.ADD, skill=skill, rationale="reflection")
+
+
+def sources_from(config: RunConfig, environment: Environment, proposer: Model, *,
+                 evidence: Callable[[], dict[str, str]], on_note: Callable[[str], None]) -> list[CandidateSource]:
+    made: dict[str, CandidateSource] = {
+        "induction": InductionSource(environment, proposer, config),
+        "proposer": ProposerSource(environment, proposer, config, evidence, on_note),
+        "reflection": ReflectionSource(proposer, config),
+    }
+    return [made[name] for name in config.loop.sources]

@@ -1,0 +1,119 @@
+"""Issue 9: acceptance rules and baselines as strategies, seeds that change the sampling, and the bench."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from environments.arithmetic import ArithmeticEnvironment
+from grasp.bench import markdown, run_bench, seeds_from, write_html
+from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.edits import ProbeOutcome
+from grasp.improve import improve
+from grasp.improve.gate import Tally
+from grasp.improve.methods import method_config
+from grasp.improve.rules import GraspGate, PairedDelta, StrictImprovement
+from grasp.improve.sources import NOTES_SKILL, remember
+from grasp.skills import Skill
+from grasp.store import Database, LibraryStore
+from grasp.store.runs import RunStore
+
+from .scripted_run import DEFAULT_PROPOSALS, executor, proposal, proposer
+
+HARMFUL = proposal("harmful-shortcut", "Use for every question: answer fast.")
+
+
+def base(**loop: object) -> RunConfig:
+    return RunConfig(environment="arithmetic", seed=3, loop=LoopConfig(**{"epochs": 1, "batch_size": 6,
+                                                                          "candidates": 1, **loop}),
+                     gate=GateConfig(probe_size=6), explore={"attempts": 0})
+
+
+def _run(tmp_path: Path, config: RunConfig, proposals: list[str], name: str = "r"):
+    return asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), config,
+                               db=tmp_path / f"{name}.db", proposer=proposer(proposals), run_id=name))
+
+
+def test_ungated_accepts_a_harmful_edit_that_the_gate_refuses(tmp_path: Path) -> None:
+    gated = _run(tmp_path, method_config(base(), "grasp", seed=3, library="g"), [HARMFUL], "g")
+    ungated = _run(tmp_path, method_config(base(), "ungated-k1", seed=3, library="u"), [HARMFUL], "u")
+    assert "harmful-shortcut" not in gated.library.skills
+    assert "harmful-shortcut" in ungated.library.skills  # committed without a probe, kept to the end
+    accepted = next(d for d in LibraryStore(tmp_path / "u.db").decisions("u")
+                    if d.result_version and d.edit.skill and d.edit.skill.name == "harmful-shortcut")
+    assert accepted.evidence.episodes_run == 0 and accepted.evidence.reason == "accept-all: no probe"
+
+
+def test_strict_improvement_refuses_a_tie_that_is_not_an_improvement() -> None:
+    items = [ProbeOutcome(task_id="a", before=False, after=True), ProbeOutcome(task_id="b", before=True, after=False),
+             ProbeOutcome(task_id="c", before=True, after=True)]
+    tie = Tally(items=items, fixes=1, regressions=1, invalid_regressions=0, score=0, p_value=None, run=3, skipped=0)
+    assert not StrictImprovement().judge(tie)[0]
+    better = tie.model_copy(update={"regressions": 0, "items": items[:1] + items[2:]})
+    assert StrictImprovement().judge(better)[0]
+    assert not GraspGate(budget=1).judge(tie)[0]  # score 0 is not above 0 either
+
+
+def test_paired_delta_needs_the_mean_change_beyond_k_standard_errors() -> None:
+    fixes = [ProbeOutcome(task_id=str(i), before=False, after=i < 6) for i in range(8)]
+    clear = Tally(items=fixes, fixes=6, regressions=0, invalid_regressions=0, score=6, p_value=None, run=8, skipped=0)
+    assert PairedDelta(k=1.0).judge(clear)[0]
+    noisy = [ProbeOutcome(task_id=str(i), before=i % 2 == 0, after=i % 2 == 1) for i in range(8)]
+    even = Tally(items=noisy, fixes=4, regressions=4, invalid_regressions=0, score=0, p_value=None, run=8, skipped=0)
+    assert not PairedDelta(k=1.0).judge(even)[0]
+
+
+def test_memory_evicts_the_oldest_note_at_capacity() -> None:
+    skills: dict[str, Skill] = {}
+    for lesson in ("first lesson here", "second lesson here", "third lesson here"):
+        edit = remember(skills, lesson, capacity=2)
+        skills = {NOTES_SKILL: edit.skill}
+    body = skills[NOTES_SKILL].body
+    assert "first lesson" not in body and body.splitlines() == ["- second lesson here", "- third lesson here"]
+
+
+def test_the_memory_baseline_keeps_one_growing_notes_skill(tmp_path: Path) -> None:
+    lessons = [f'{{"lesson": "Lesson number {i}: compute products before answering."}}' for i in range(6)]
+    config = method_config(base(memory_notes=2), "memory", seed=3, library="m")
+    result = _run(tmp_path, config, lessons, "m")
+    notes = result.library.skills[NOTES_SKILL].body.splitlines()
+    assert len(notes) == 2 and all(line.startswith("- Lesson number") for line in notes)
+
+
+def test_two_seeds_change_the_batches_and_the_probes_and_one_seed_repeats_them(tmp_path: Path) -> None:
+    def trace(seed: int, name: str) -> tuple[list[str], list[list[str]]]:
+        _run(tmp_path, base().model_copy(update={"seed": seed}), DEFAULT_PROPOSALS * 3, name)
+        runs = RunStore(Database(tmp_path / f"{name}.db"))
+        order = [e.task_id for e in runs.episodes(name, phase="train")]
+        probes = [d.evidence.extra.get("probe", []) for d in LibraryStore(tmp_path / f"{name}.db").decisions(name)]
+        return order, probes
+
+    first, second, again = trace(1, "a"), trace(2, "b"), trace(1, "c")
+    assert first[0] != second[0] and first[1] != second[1]
+    assert first == again
+    assert seeds_from(base(), 3) == [3, 4, 5]
+
+
+def test_a_bench_runs_methods_over_seeds_resumably_and_tabulates_them(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    replies = DEFAULT_PROPOSALS * 4
+
+    def go() -> object:
+        return asyncio.run(run_bench(environment, executor(), base(), ["grasp", "ungated-k1"], [3, 4], db=db,
+                                     bench_id="b1", proposer=proposer(replies)))
+
+    result = go()
+    methods = [row.method for row in result.rows]
+    assert methods == ["no skills", "grasp", "ungated-k1"]
+    grasp_row = result.rows[1]
+    assert grasp_row.seeds == [3, 4] and len(grasp_row.paired) == 2 and grasp_row.low <= grasp_row.mean <= grasp_row.high
+    assert grasp_row.episodes["gate"] > 0 and grasp_row.probe_episodes <= grasp_row.exhaustive_episodes
+    assert result.rows[2].episodes["gate"] == 0  # ungated with one candidate never probes
+    text = markdown(result)
+    assert "| grasp |" in text and "fixed" not in text.split("\n")[0]
+    page = write_html(result, tmp_path / "b1.html").read_text()
+    assert page.count("<svg") == 2
+    before = RunStore(Database(db)).count_episodes("b1-grasp-s3")
+    assert go().rows == result.rows  # a second call resumes: every run is finished, nothing runs again
+    assert RunStore(Database(db)).count_episodes("b1-grasp-s3") == before
