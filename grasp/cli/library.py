@@ -176,3 +176,55 @@ def apply(
 def load_edit(file: Path) -> Edit:
     """Read an edit from a JSON or YAML file, with errors that name the file and field."""
     return load_yaml(file, Edit, what="file", error=ValidationError)
+
+
+@app.command()
+def attribute(
+    ref: Annotated[str, typer.Argument(help="Library NAME[@VERSION].")],
+    split: Annotated[str, typer.Option(help="Split to evaluate on (val by default; test is sealed).")] = "val",
+    env: Annotated[str, typer.Option("--env", help="Environment: built-in name or package.module:Class.")] = "fhir",
+    model: Annotated[str, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = "local",
+    limit: Annotated[int | None, typer.Option(help="At most N tasks.")] = None,
+    family: Annotated[list[str] | None, typer.Option(help="Only this task family (repeatable).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Evaluate the library with each skill left out in turn: which skill earned the gain."""
+    import asyncio
+
+    from ..attribution import attribute as attribute_skills
+    from ..config import model_config_from
+    from ..models import MeteredModel, load_model
+    from ..registry import load_environment
+    from ..store import Database
+    from ..store.runs import ReplyCache, RunStore
+    from ._common import db_path
+
+    database = Database(db_path(db))
+    version = open_store(db).resolve(ref)
+    environment = load_environment(env)
+    tasks = [t for t in environment.tasks(split) if not family or t.family in family][:limit]
+    runs = RunStore(database)
+    run_id = runs.create(kind="attribute", environment=environment.name, library=version.library,
+                         config={"library": version.ref, "split": split, "model": model, "limit": limit},
+                         manifest_hash=environment.manifest_hash())
+    executor = MeteredModel(load_model(model_config_from(model)), role="executor", runs=runs, run_id=run_id,
+                            cache=ReplyCache(database))
+    console.print(f"{version.ref}: {len(version.skills)} skill(s), {len(tasks)} task(s) of {split}, "
+                  f"{1 + len(version.skills)} evaluations")
+
+    async def main():
+        try:
+            return await attribute_skills(environment, executor, tasks, version.skills, runs=runs, run_id=run_id)
+        finally:
+            await environment.aclose()
+
+    accuracy, credits = asyncio.run(main())
+    table = Table("skill", "fixed by it", "broken by it", "net", "exact McNemar p", "accuracy without it")
+    for credit in credits:
+        c = credit.comparison
+        table.add_row(credit.skill, str(c.fixed), str(c.broken), f"{c.fixed - c.broken:+d}", f"{c.p_value:.3g}",
+                      f"{c.before / max(1, c.total):.1%}")
+    console.print(table)
+    console.print(f"full library: {accuracy:.1%}")
+    runs.update(run_id, status="finished", summary={"accuracy": accuracy,
+                                                    "credits": [c.model_dump(mode="json") for c in credits]})

@@ -117,3 +117,18 @@ def test_a_bench_runs_methods_over_seeds_resumably_and_tabulates_them(tmp_path: 
     before = RunStore(Database(db)).count_episodes("b1-grasp-s3")
     assert go().rows == result.rows  # a second call resumes: every run is finished, nothing runs again
     assert RunStore(Database(db)).count_episodes("b1-grasp-s3") == before
+
+
+def test_attribution_credits_the_skill_that_earned_the_gain() -> None:
+    from grasp.attribution import attribute
+
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    skills = {"compute-first": Skill(name="compute-first", description="Use for product questions.",
+                                     body="CALC first.", tags=["product"]),
+              "be-careful": Skill(name="be-careful", description="Use always: be careful.", body="Be careful.",
+                                  tags=["all"])}
+    accuracy, credits = asyncio.run(attribute(environment, executor(), environment.tasks("val"), skills))
+    by_name = {credit.skill: credit.comparison for credit in credits}
+    assert credits[0].skill == "compute-first" and by_name["compute-first"].fixed == 6
+    assert by_name["be-careful"].fixed == by_name["be-careful"].broken == 0
+    assert accuracy == by_name["compute-first"].after / by_name["compute-first"].total
