@@ -49,6 +49,7 @@ class GateConfig(BaseModel):
     alpha: float | None = None  # paired exact test on discordant items; None: off
     early_reject: bool = True
     probe_pool: int = 0  # dev tasks reserved for the first decisions' probes; 0: N
+    sampler: Literal["balanced", "random"] = "balanced"  # half failing / half passing by family, or uniform
 
 
 class LoopConfig(BaseModel):

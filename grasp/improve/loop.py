@@ -28,8 +28,9 @@ from .classifier import label_failures, label_key
 from .decide import GateRunner, Judged, best, evidence_for
 from .explore import explore as explore_for_pass
 from .explore import find_pass
-from .probe import sample_probe
-from .proposer import Candidate, masker, propose, revision_prompt, to_candidate
+from .probe import SAMPLERS
+from .proposer import Candidate, masker
+from .revision import Reviser
 from .rules import rule_from
 from .sources import Contrast, sources_from
 from .state import RunState, ValPoint
@@ -69,9 +70,11 @@ class Improver:
         self.rule = rule_from(config.gate)
         self.sources = sources_from(config, environment, proposer, evidence=self._skill_evidence,
                                     on_note=lambda text: self.emit("note", {"text": text}))
+        self.reviser = Reviser(environment, proposer, config)
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
                                max_rounds=config.max_rounds, concurrency=config.concurrency, on_episode=on_episode)
+        self.reviser.gate = self.gate
         self.dev, self.val, test = (self._tasks(split) for split in ("dev", "val", "test"))
         self.sealed = SealedSplit(test, state)
 
@@ -271,7 +274,7 @@ class Improver:
             judged.append(await self.gate.judge(probe, baseline, head.skills, candidate.edit))
         winner = best(judged)
         if winner is not None and winner.tally and winner.tally.regressions and self.config.loop.revise:
-            revised = await self._revise(key, probe, baseline, head.skills, winner)
+            revised = await self.reviser.revise(key, probe, baseline, head.skills, winner, self.state, self.save)
             if revised is not None:
                 origin = candidates[valid[judged.index(winner)][0]].origin
                 candidates.append(Candidate(edit=revised.edit, group="revision", origin="revision",
@@ -313,42 +316,9 @@ class Improver:
         said = evidence.one_line() if judged is not None else reason
         self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": said})
 
-    async def _revise(self, key: str, probe: list[Task], baseline: list[Episode], skills: dict[str, Skill],
-                      winner: Judged) -> Judged | None:
-        """A narrower version of a winner that broke probe items; kept only if it scores strictly higher."""
-        skill = winner.edit.skill
-        if skill is None or winner.tally is None:
-            return None
-        revision_key = f"{key}:revision"
-        if revision_key not in self.state.proposals:
-            broken = {item.task_id for item in winner.tally.items if item.regressed}
-            fixed = {item.task_id for item in winner.tally.items if item.fixed}
-            mask = masker(self.env, [task for task in probe if task.id in broken | fixed])
-            prompt = revision_prompt(skill, [e for e in baseline if e.task_id in broken],
-                                     [e for e in baseline if e.task_id in fixed], mask=mask)
-            proposals, _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.config.seed)
-            candidate = to_candidate(proposals[0], library={**skills, skill.name: skill},
-                                     capacity=self.config.loop.capacity + 1, family=skill.tags[0] if skill.tags else "",
-                                     forbidden=set(), group="revision", mask=mask)
-            if candidate.edit is not None and candidate.edit.skill is not None:
-                revised_skill = candidate.edit.skill.model_copy(update={"name": skill.name, "tags": skill.tags})
-                candidate = Candidate(edit=winner.edit.model_copy(update={"skill": revised_skill}), group="revision")
-            self.state.proposals[revision_key] = [candidate.model_dump(mode="json")]
-            self.save()
-        candidate = Candidate.model_validate(self.state.proposals[revision_key][0])
-        if candidate.edit is None:
-            self.state.notes.append(f"{key}: revision refused ({candidate.refusal})")
-            return None
-        judged = await self.gate.judge(probe, baseline, skills, candidate.edit)
-        if judged.accepted and judged.tally and judged.tally.score > winner.tally.score:
-            winner.accepted, winner.reason = False, f"superseded by its revision ({winner.reason})"
-            return judged
-        self.state.notes.append(f"{key}: revision did not beat the original ({judged.reason})")
-        return None
-
     async def _probe(self, key: str, exclude: set[str], skills: dict[str, Skill]) -> list[Task]:
         """Probe items outside ``exclude`` (the batch, and every task whose trace built a candidate),
-        balanced on their current pass/fail status."""
+        drawn by the configured sampler from their current pass/fail status."""
         tasks = {task.id: task for task in self.dev}
         status = dict(self.runs.outcomes(self.run_id, phase="train"))  # the latest outcome of each task wins
         pool = [tasks[i] for i in self.state.probe_pool if i in tasks]
@@ -357,8 +327,8 @@ class Improver:
             if episode is not None:
                 status[episode.task_id] = episode.passed
         known = [(tasks[i], passed) for i, passed in sorted(status.items()) if i in tasks]
-        return sample_probe(known, size=self.config.gate.probe_size, exclude=exclude,
-                            seed=f"{self.config.seed}:probe:{key}")
+        return SAMPLERS[self.config.gate.sampler](known, size=self.config.gate.probe_size, exclude=exclude,
+                                                  seed=f"{self.config.seed}:probe:{key}")
 
     async def _finish(self) -> None:
         state = self.state

@@ -53,3 +53,14 @@ def _stratified(tasks: list[Task], count: int, rng: random.Random) -> list[Task]
             if queues[family] and len(picked) < count:
                 picked.append(queues[family].pop())
     return picked
+
+
+def sample_random(candidates: Iterable[tuple[Task, bool]], *, size: int, exclude: set[str], seed: str) -> list[Task]:
+    """An unbalanced probe: ``size`` eligible tasks drawn uniformly (the ablation of balancing)."""
+    pool = sorted((task for task, _ in candidates if task.id not in exclude), key=lambda task: task.id)
+    unique = list({task.id: task for task in pool}.values())
+    return sorted(random.Random(seed).sample(unique, min(size, len(unique))), key=lambda task: task.id)
+
+
+# How the probe is sampled, by name (``gate.sampler``).
+SAMPLERS = {"balanced": sample_probe, "random": sample_random}

@@ -132,3 +132,18 @@ def test_attribution_credits_the_skill_that_earned_the_gain() -> None:
     assert credits[0].skill == "compute-first" and by_name["compute-first"].fixed == 6
     assert by_name["be-careful"].fixed == by_name["be-careful"].broken == 0
     assert accuracy == by_name["compute-first"].after / by_name["compute-first"].total
+
+
+def test_the_probe_sampler_is_chosen_by_name_and_never_draws_excluded_items() -> None:
+    from grasp.improve.probe import SAMPLERS
+
+    tasks = ArithmeticEnvironment(seed=1, per_split=18).tasks("dev")
+    known = [(task, index % 3 == 0) for index, task in enumerate(tasks)]
+    exclude = {tasks[0].id, tasks[1].id}
+    for name, sampler in SAMPLERS.items():
+        drawn = sampler(known, size=6, exclude=exclude, seed="s")
+        assert len(drawn) == 6 and not {t.id for t in drawn} & exclude, name
+        assert drawn == sampler(known, size=6, exclude=exclude, seed="s")
+    balanced = SAMPLERS["balanced"](known, size=6, exclude=exclude, seed="s")
+    passing = {task.id for task, ok in known if ok}
+    assert sum(task.id in passing for task in balanced) == 3  # half passing, half failing
