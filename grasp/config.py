@@ -94,6 +94,8 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     environment: str = "fhir"
+    # Options for the environment's constructor, e.g. {task_file: tasks.json, base_url: http://host/fhir/}
+    environment_options: dict[str, str | int | float] = Field(default_factory=dict)
     seed: int = 0
     library: str | None = None  # name of the library to learn into; default: run id
     executor: ModelConfig = Field(default_factory=ModelConfig)

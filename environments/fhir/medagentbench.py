@@ -27,6 +27,7 @@ from probes.manifest import Manifest
 from .environment import FhirEnvironment, FhirSession
 from .families import FAMILIES
 from .protocol import Action, parse_action
+from .variables import with_variables
 
 NOW_PATTERN = re.compile(r"It's (\S+?) now")
 LAB_WINDOWS = {"task4": ("MG", 24), "task6": ("GLU", 24), "task7": ("GLU", None)}
@@ -174,6 +175,22 @@ class MedAgentBenchSession(FhirSession):
         """Nothing was written to the server."""
 
 
+def seeded_splits(tasks: list[Task], fractions: tuple[float, float] = (0.5, 0.2)) -> dict[str, list[Task]]:
+    """dev / val / test from one task file: within each task type, tasks ordered by a hash of their id
+    (stable whatever the file order) give the first half to dev, the next fifth to val, the rest to test."""
+    splits: dict[str, list[Task]] = {"dev": [], "val": [], "test": []}
+    by_family: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_family.setdefault(task.family, []).append(task)
+    for family in sorted(by_family):
+        ordered = sorted(by_family[family], key=lambda task: hashlib.sha256(task.id.encode()).hexdigest())
+        dev, val = int(len(ordered) * fractions[0]), int(len(ordered) * (fractions[0] + fractions[1]))
+        splits["dev"] += ordered[:dev]
+        splits["val"] += ordered[dev:val]
+        splits["test"] += ordered[val:]
+    return splits
+
+
 class MedAgentBenchEnvironment(FhirEnvironment):
     """A MedAgentBench task file (split ``all``) run against its own FHIR server at ``base_url``."""
 
@@ -182,8 +199,13 @@ class MedAgentBenchEnvironment(FhirEnvironment):
     def __init__(self, task_file: Path, base_url: str, **options: Any) -> None:
         self.task_file = Path(task_file)
         tasks = load_medagentbench(self.task_file)
-        super().__init__(manifest=Manifest(environment="medagentbench", splits={"all": tasks}), base_url=base_url,
-                         **options)
+        self._all = tasks
+        super().__init__(manifest=Manifest(environment="medagentbench", splits=seeded_splits(tasks)),
+                         base_url=base_url, **options)
+
+    def tasks(self, split: str) -> list[Task]:
+        """``all`` is the whole file (what ``grasp eval`` reads); dev / val / test are drawn from it."""
+        return [with_variables(task) for task in self._all] if split == "all" else super().tasks(split)
 
     def manifest_hash(self) -> str:
         return hashlib.sha256(self.task_file.read_bytes()).hexdigest()

@@ -55,7 +55,7 @@ def bench_command(
             raise ConfigError(f"unknown method(s) {', '.join(unknown)} (have: {', '.join(METHODS)})")
         seed_list = seeds_from(base, seeds)
         bench_id = f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    environment = load_environment(base.environment, max_rounds=base.max_rounds)
+    environment = load_environment(base.environment, max_rounds=base.max_rounds, **base.environment_options)
     executor = load_model(base.executor)
     proposer = load_model(base.proposer) if base.proposer else None
     console.print(f"bench {bench_id}: {', '.join(chosen)} x seeds {seed_list}")

@@ -82,7 +82,8 @@ def improve_command(
         if model:
             updates["executor"] = model_config_from(model, api_key_env=api_key_env)
         run_config = run_config.model_copy(update=updates)
-    environment = load_environment(run_config.environment, max_rounds=run_config.max_rounds)
+    environment = load_environment(run_config.environment, max_rounds=run_config.max_rounds,
+                                   **run_config.environment_options)
     executor = load_model(run_config.executor)
     proposer = load_model(run_config.proposer) if run_config.proposer else None
     view = LiveView()

@@ -118,3 +118,15 @@ def test_order_kinds_are_graded_against_references_computed_from_the_server(
         right, wrong = asyncio.run(both())
     assert right.passed, right.reason
     assert not wrong.passed and wrong.tags == ["wrong-dose"]
+
+
+def test_a_task_file_is_split_into_dev_val_and_test_the_same_way_every_time() -> None:
+    from environments.fhir.medagentbench import seeded_splits
+    from grasp.tasks import Task
+
+    tasks = [Task(id=f"task{k}_{i}", family=f"mab_task{k}", instruction="x") for k in (1, 2) for i in range(10)]
+    splits = seeded_splits(tasks)
+    assert [len(splits[s]) for s in ("dev", "val", "test")] == [10, 4, 6]
+    ids = [t.id for s in splits.values() for t in s]
+    assert sorted(ids) == sorted(t.id for t in tasks)  # disjoint and complete
+    assert seeded_splits(list(reversed(tasks))) == splits
