@@ -81,3 +81,35 @@ def test_improve_runs_a_custom_environment_named_as_module_and_class(tmp_path: P
     assert run.environment == "arithmetic" and run.status == "finished"
     assert run.config["environment"] == "environments.arithmetic:ArithmeticEnvironment"  # how a resume finds it
     assert wrong.returncode == 1 and "has no 'Nope'" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+
+    def answer(messages: list[dict]) -> str:
+        if "classify" in messages[0]["content"]:
+            return '{"labels": ["guessed"]}'
+        if "coach" in messages[0]["content"]:
+            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
+                    '"body": "Reply CALC: <A> * <B> first, then ANSWER."}')
+        if "lessons" in messages[0]["content"]:
+            return '{"lesson": "Compute products with CALC before answering."}'
+        return "ANSWER: 0"
+
+    fake = FakeOpenAI(text=answer)
+    with serve(fake.app()) as url:
+        config = tmp_path / "bench.yaml"
+        config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
+                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n"
+                          "explore: {attempts: 0}\n")
+        command = [sys.executable, "-c", "from grasp.cli import main; main()", "bench", str(config),
+                   "--methods", "grasp,memory", "--seeds", "2", "--out", str(tmp_path / "out")]
+        result = subprocess.run(command, env={**os.environ, "GRASP_DB": str(db), "COLUMNS": "200"},
+                                capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "no skills" in result.stdout and "grasp" in result.stdout and "memory" in result.stdout
+    (table,) = (tmp_path / "out").glob("*.md")
+    assert table.read_text().count("\n| ") == 3 + 1  # header and three rows
+    assert (tmp_path / "out" / table.name.replace(".md", ".html")).exists()
+    kinds = sorted(run.kind for run in RunStore(Database(db)).list())
+    assert kinds == ["bench"] + ["improve"] * 4
