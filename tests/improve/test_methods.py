@@ -7,7 +7,7 @@ from pathlib import Path
 
 from environments.arithmetic import ArithmeticEnvironment
 from grasp.bench import markdown, run_bench, seeds_from, write_html
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig
 from grasp.edits import ProbeOutcome
 from grasp.improve import improve
 from grasp.improve.gate import Tally
@@ -147,3 +147,25 @@ def test_the_probe_sampler_is_chosen_by_name_and_never_draws_excluded_items() ->
     balanced = SAMPLERS["balanced"](known, size=6, exclude=exclude, seed="s")
     passing = {task.id for task, ok in known if ok}
     assert sum(task.id in passing for task in balanced) == 3  # half passing, half failing
+
+
+def test_awm_keeps_every_induced_workflow_without_a_gate(tmp_path: Path) -> None:
+    from .test_learning import lucky_executor
+
+    config = method_config(base().model_copy(update={"explore": ExploreConfig(attempts=4, temperature=0.9)}), "awm",
+                           seed=5, library="w")
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(), config,
+                                 db=tmp_path / "w.db", proposer=proposer([]), run_id="w"))
+    decisions = LibraryStore(tmp_path / "w.db").decisions("w", run_id="w")
+    assert decisions and {d.origin for d in decisions} == {"induced"}
+    assert all(d.result_version and d.evidence.episodes_run == 0 for d in decisions)  # never probed, all kept
+    assert result.counts.gate_episodes == 0 and result.library.skills
+
+
+def test_ungated_k4_commits_the_best_of_four_even_when_the_gate_would_refuse_it(tmp_path: Path) -> None:
+    harmful = [proposal(f"harmful-{i}", f"Use for every question, variant {i}: answer fast.") for i in range(4)]
+    result = _run(tmp_path, method_config(base(), "ungated-k4", seed=3, library="k4"), harmful, "k4")
+    accepted = [d for d in LibraryStore(tmp_path / "k4.db").decisions("k4") if d.result_version]
+    assert accepted and accepted[0].evidence.score <= 0 and accepted[0].evidence.episodes_run > 0  # ranked, not gated
+    assert len(accepted[0].evidence.extra["probe"]) == 6
+    assert any(name.startswith("harmful-") for name in result.library.skills)
