@@ -61,14 +61,15 @@ class LoopConfig(BaseModel):
     capacity: int = 10
     skills_per_episode: int = 3
     proposal_temperature: float = 0.7
+    proposal_tokens: int = Field(default=700, ge=64)  # a proposal cut off mid-JSON is lost: leave room
     revise: bool = True
     # Where candidates come from (grasp/improve/sources.py): the comparative proposer (K = candidates),
     # grounded induction from a passing trace, and/or reflection notes (a memory baseline).
     sources: list[Literal["proposer", "induction", "reflection"]] = Field(
         default_factory=lambda: ["induction", "proposer"])
     memory_notes: int = Field(default=8, ge=1)  # reflection: notes kept, oldest out
-    # The final library: the best on val after any epoch (the no-skill library competes), or the last
-    # one (what an ungated baseline ends with).
+    # The final library: the best on val after any epoch (the no-skill library competes; on a tie the
+    # later library wins, since each of its edits passed the gate), or the last one (an ungated baseline).
     checkpoint: Literal["best-val", "last"] = "best-val"
     repairs: int = Field(default=2, ge=0)  # rounds of repair from the environment's check_skill message
     # Collapse recovery probes removing the newest skill only when a batch falls this far below the

@@ -334,8 +334,8 @@ class Improver:
         state = self.state
         if self.config.loop.checkpoint == "last":
             best_point = max(state.val, key=lambda point: point.epoch)
-        else:
-            best_point = max(state.val, key=lambda point: (point.accuracy, -point.epoch))
+        else:  # the no-skill library competes; a tie goes to the library with more gated evidence behind it
+            best_point = max(state.val, key=lambda point: (point.accuracy, point.epoch))
         state.checkpoint = best_point.version
         head = self.head()
         target = self.libraries.version(self.library, best_point.version)

@@ -125,13 +125,14 @@ async def propose(
     *,
     temperature: float,
     seed: int,
+    max_tokens: int = 700,
 ) -> tuple[list[Proposal | str], list[ChatResult]]:
     """``count`` proposals (or the reason each one failed), drawn at ``temperature``."""
     proposals: list[Proposal | str] = []
     results: list[ChatResult] = []
     for index in range(count):
         try:
-            proposal, calls = await structured(model, prompt, Proposal, max_tokens=400, temperature=temperature,
+            proposal, calls = await structured(model, prompt, Proposal, max_tokens=max_tokens, temperature=temperature,
                                                seed=seed + index)
             results.extend(calls)
             proposals.append(proposal)

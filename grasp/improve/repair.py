@@ -32,6 +32,7 @@ async def checked(
     validate: Callable[[Proposal | str], Candidate],
     repairs: int,
     seed: int,
+    max_tokens: int = 700,
 ) -> Candidate:
     """``candidate`` if the environment accepts its requests, else a repaired one, else a refusal."""
     text = skill_text(candidate)
@@ -45,7 +46,8 @@ async def checked(
             {"role": "user", "content": f"The environment rejects a request in this skill: {problem}\n"
                                         "Change exactly that, keep the rest, and reply with the corrected JSON object."},
         ]
-        [fixed], _ = await propose(proposer, conversation, 1, temperature=0.0, seed=seed + attempt)
+        [fixed], _ = await propose(proposer, conversation, 1, temperature=0.0, seed=seed + attempt,
+                                   max_tokens=max_tokens)
         if isinstance(fixed, Proposal):  # a repair fixes the skill's text; the edit stays the one proposed
             fixed = fixed.model_copy(update={"action": last.action, "target": last.target})
         repaired = validate(fixed)

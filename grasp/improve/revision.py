@@ -38,7 +38,8 @@ class Reviser:
             mask = masker(self.env, [task for task in probe if task.id in broken | fixed])
             prompt = revision_prompt(skill, [e for e in baseline if e.task_id in broken],
                                      [e for e in baseline if e.task_id in fixed], mask=mask)
-            proposals, _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.config.seed)
+            proposals, _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.config.seed,
+                                         max_tokens=self.config.loop.proposal_tokens)
             candidate = to_candidate(proposals[0], library={**skills, skill.name: skill},
                                      capacity=self.config.loop.capacity + 1, family=skill.tags[0] if skill.tags else "",
                                      forbidden=set(), group="revision", mask=mask)

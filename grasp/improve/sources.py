@@ -78,7 +78,8 @@ class ProposerSource:
         self.on_note(f"{contrast.key}: proposing for '{contrast.label}' ({len(contrast.failing)} failure(s), "
                      f"{contrast.family})")
         proposals, _ = await propose(self.proposer, prompt, self.config.loop.candidates,
-                                     temperature=self.config.loop.proposal_temperature, seed=contrast.seed)
+                                     temperature=self.config.loop.proposal_temperature, seed=contrast.seed,
+                                     max_tokens=self.config.loop.proposal_tokens)
         forbidden = set().union(*(self.env.forbidden_values(contrast.tasks[i]) for i in contrast.seen
                                   if i in contrast.tasks))
 
@@ -89,7 +90,8 @@ class ProposerSource:
         results = []
         for proposal in proposals:
             result = await checked(validate(proposal), proposal, prompt, environment=self.env, proposer=self.proposer,
-                                   validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed)
+                                   validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed,
+                                   max_tokens=self.config.loop.proposal_tokens)
             if result.origin == "repaired":
                 contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
             results.append(result)
