@@ -15,6 +15,8 @@ from ..store.runs import ReplyCache, RunStore
 from ..errors import ConfigError
 from .counters import RunCounts, run_counts
 from .loop import Event, Improver
+from .rules import AcceptanceRule
+from .sources import CandidateSource
 from .state import RunState
 
 
@@ -37,12 +39,16 @@ async def improve(
     run_id: str | None = None,
     on_event: Event | None = None,
     on_episode=None,
+    rule: AcceptanceRule | None = None,
+    sources: list[CandidateSource] | None = None,
 ) -> ImproveResult:
     """Learn a library for ``environment`` with ``model``; returns the run and its final library.
 
     ``resume`` continues the stored run of that id from its last finished step, and refuses to
     when the environment, a model or the task manifest differs from what the run recorded
-    (``force`` overrides that, and the override is recorded in the run's notes).
+    (``force`` overrides that, and the override is recorded in the run's notes). ``rule`` and
+    ``sources`` replace the acceptance rule and the candidate sources the config names (a new method
+    from Python: any object with ``judge(tally)`` / ``async candidates(contrast)``).
     """
     database = Database(db)
     libraries, runs = LibraryStore(database), RunStore(database)
@@ -83,7 +89,7 @@ async def improve(
     executor = metered(model, "executor")
     improver = Improver(environment, executor, metered(proposer or model, "proposer"),
                         metered(proposer or model, "classifier"), config, libraries, runs, run_id, library, state,
-                        on_event=on_event, on_episode=on_episode)
+                        on_event=on_event, on_episode=on_episode, rule=rule, sources=sources)
     try:
         await improver.run()
     except BaseException:

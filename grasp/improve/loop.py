@@ -31,8 +31,8 @@ from .explore import find_pass
 from .probe import SAMPLERS
 from .proposer import Candidate, masker
 from .revision import Reviser
-from .rules import rule_from
-from .sources import Contrast, sources_from
+from .rules import AcceptanceRule, rule_from
+from .sources import CandidateSource, Contrast, sources_from
 from .state import RunState, ValPoint
 
 Event = Callable[[str, dict], None]
@@ -61,15 +61,18 @@ class Improver:
     def __init__(self, environment: Environment, executor: Model, proposer: Model, classifier: Model,
                  config: RunConfig, libraries: LibraryStore, runs: RunStore, run_id: str, library: str,
                  state: RunState, *, on_event: Event | None = None,
-                 on_episode: Callable[[Episode], None] | None = None) -> None:
+                 on_episode: Callable[[Episode], None] | None = None, rule: AcceptanceRule | None = None,
+                 sources: list[CandidateSource] | None = None) -> None:
         self.env, self.executor, self.proposer, self.classifier = environment, executor, proposer, classifier
         self.config, self.libraries, self.runs, self.run_id, self.library = config, libraries, runs, run_id, library
         self.state = state
         self.emit = on_event or (lambda kind, data: None)
         self.on_episode = on_episode
-        self.rule = rule_from(config.gate)
-        self.sources = sources_from(config, environment, proposer, evidence=self._skill_evidence,
-                                    on_note=lambda text: self.emit("note", {"text": text}))
+        # The strategies: named in the config, or passed in from Python (GEPA-style, through the constructor).
+        self.rule = rule or rule_from(config.gate)
+        self.sources = sources if sources is not None else sources_from(
+            config, environment, proposer, evidence=self._skill_evidence,
+            on_note=lambda text: self.emit("note", {"text": text}))
         self.reviser = Reviser(environment, proposer, config)
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,

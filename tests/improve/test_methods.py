@@ -169,3 +169,31 @@ def test_ungated_k4_commits_the_best_of_four_even_when_the_gate_would_refuse_it(
     assert accepted and accepted[0].evidence.score <= 0 and accepted[0].evidence.episodes_run > 0  # ranked, not gated
     assert len(accepted[0].evidence.extra["probe"]) == 6
     assert any(name.startswith("harmful-") for name in result.library.skills)
+
+
+def test_a_new_rule_and_a_new_source_can_be_passed_in_from_python(tmp_path: Path) -> None:
+    from grasp.edits import Edit, EditKind
+    from grasp.improve.proposer import Candidate
+
+    class OnlyFirstFixes:
+        name, budget, invalid_penalty, alpha = "only-first-fixes", 0, 0.0, None
+
+        def judge(self, tally):
+            return tally.fixes >= 1 and tally.regressions == 0, "custom rule"
+
+        def probe_needed(self, candidates: int) -> bool:
+            return True
+
+    class FixedSkill:
+        name = "fixed"
+
+        async def candidates(self, contrast):
+            skill = Skill(name="compute-first", description="Use for product questions.", body="CALC first.",
+                          tags=["product"])
+            return [Candidate(edit=Edit(kind=EditKind.ADD, skill=skill), group=contrast.label, origin="fixed")]
+
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), base(),
+                                 db=tmp_path / "p.db", proposer=proposer([]), run_id="p", rule=OnlyFirstFixes(),
+                                 sources=[FixedSkill()]))
+    assert result.counts.accepted_by_origin == {"fixed": 1} and "compute-first" in result.library.skills
+    assert LibraryStore(tmp_path / "p.db").decisions("p")[0].evidence.reason == "custom rule"
