@@ -39,7 +39,7 @@ def learning_curve(epochs: Sequence[int], accuracy: Sequence[float], *, baseline
         axes.axhline(100 * baseline, color=GREY, linestyle="--", linewidth=1, label="no skills")
     axes.set_xlabel("epoch")
     axes.set_ylabel("val accuracy (%)")
-    axes.set_ylim(0, 100)
+    axes.set_ylim(-3, 103)  # lines at 0% and 100% stay visible
     axes.set_xticks(list(epochs))
     axes.set_title(title, fontsize=10)
     axes.legend(frameon=False, fontsize=8)
@@ -55,7 +55,7 @@ def family_bars(families: Sequence[str], before: Sequence[float], after: Sequenc
     axes.bar([p + 0.2 for p in positions], [100 * a for a in after], width=0.4, color=GREEN, label="final library")
     axes.set_xticks(list(positions), [re.sub(r"_", " ", family) for family in families], fontsize=8)
     axes.set_ylabel("accuracy (%)")
-    axes.set_ylim(0, 100)
+    axes.set_ylim(-3, 103)  # lines at 0% and 100% stay visible
     axes.set_title(title, fontsize=10)
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
@@ -71,7 +71,7 @@ def method_bars(methods: Sequence[str], means: Sequence[float], lows: Sequence[f
     axes.bar(positions, [100 * m for m in means], yerr=errors, capsize=4, color=BLUE)
     axes.set_xticks(positions, list(methods), fontsize=8)
     axes.set_ylabel("sealed test accuracy (%)")
-    axes.set_ylim(0, 100)
+    axes.set_ylim(-3, 103)  # lines at 0% and 100% stay visible
     axes.set_title("Sealed test per method (mean, 95% CI over seeds)", fontsize=10)
     return _svg(figure)
 
@@ -83,7 +83,7 @@ def method_curves(curves: dict[str, Sequence[tuple[int, float]]]) -> str:
         axes.plot([epoch for epoch, _ in points], [100 * value for _, value in points], marker="o", label=method)
     axes.set_xlabel("epoch")
     axes.set_ylabel("val accuracy (%)")
-    axes.set_ylim(0, 100)
+    axes.set_ylim(-3, 103)  # lines at 0% and 100% stay visible
     axes.set_title("Learning curves (mean over seeds)", fontsize=10)
     axes.legend(frameon=False, fontsize=8)
     return _svg(figure)
