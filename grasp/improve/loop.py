@@ -73,11 +73,10 @@ class Improver:
         self.sources = sources if sources is not None else sources_from(
             config, environment, proposer, evidence=self._skill_evidence,
             on_note=lambda text: self.emit("note", {"text": text}))
-        self.reviser = Reviser(environment, proposer, config)
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
                                max_rounds=config.max_rounds, concurrency=config.concurrency, on_episode=on_episode)
-        self.reviser.gate = self.gate
+        self.reviser = Reviser(environment, proposer, config, self.gate)
         self.dev, self.val, test = (self._tasks(split) for split in ("dev", "val", "test"))
         self.sealed = SealedSplit(test, state)
 

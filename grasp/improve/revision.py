@@ -9,21 +9,18 @@ scores strictly higher. The request is stored with the run's proposals, so a res
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from ..config import RunConfig
 from ..environment import Environment, Episode
 from ..models.base import Model
 from ..skills import Skill
 from ..tasks import Task
-from .decide import Judged
+from .decide import GateRunner, Judged
 from .proposer import Candidate, masker, propose, revision_prompt, to_candidate
 
 
 class Reviser:
-    def __init__(self, environment: Environment, proposer: Model, config: RunConfig) -> None:
-        self.env, self.proposer, self.config = environment, proposer, config
-        self.gate: Any = None  # the GateRunner that judges revisions, set by the loop
+    def __init__(self, environment: Environment, proposer: Model, config: RunConfig, gate: GateRunner) -> None:
+        self.env, self.proposer, self.config, self.gate = environment, proposer, config, gate
 
     async def revise(self, key: str, probe: list[Task], baseline: list[Episode], skills: dict[str, Skill],
                      winner: Judged, state, save: Callable[[], None]) -> Judged | None:
