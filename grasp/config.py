@@ -111,6 +111,17 @@ class RunConfig(BaseModel):
     cache: bool = True  # reuse temperature-0 model replies across runs
 
 
+def stored_config(data: dict, *, run_id: str) -> RunConfig:
+    """A run's recorded config; one made by a grasp whose settings differ is refused in one line."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as problem:
+        first = problem.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise ConfigError(f"run {run_id} was recorded with a config this grasp cannot read (field '{where}': "
+                          f"{first['msg']}); finish it with the grasp that started it") from None
+
+
 def load_yaml(path: Path, model: type[T], *, what: str = "config file",
               error: type[GraspError] = ConfigError) -> T:
     """Read a YAML (or JSON, a subset of YAML) file into ``model``; errors name the file and the field."""

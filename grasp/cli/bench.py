@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..bench import markdown, run_bench, seeds_from, write_html
-from ..config import RunConfig, load_yaml, model_config_from
+from ..config import RunConfig, load_yaml, model_config_from, stored_config
 from ..errors import ConfigError
 from ..improve.methods import METHODS
 from ..models import ModelUnavailable, load_model
@@ -39,7 +39,7 @@ def bench_command(
         stored = RunStore(Database(path)).get(resume)
         if stored.kind != "bench":
             raise ConfigError(f"run {resume} is an {stored.kind} run, not a bench")
-        base = RunConfig.model_validate(stored.config["base"])
+        base = stored_config(stored.config["base"], run_id=resume)
         chosen, seed_list, bench_id = stored.config["methods"], stored.config["seeds"], resume
     else:
         if config is None:

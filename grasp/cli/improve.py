@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..config import RunConfig, load_yaml, model_config_from
+from ..config import RunConfig, load_yaml, model_config_from, stored_config
 from ..errors import ConfigError
 from ..improve import improve
 from ..models import ModelUnavailable, load_model
@@ -71,7 +71,7 @@ def improve_command(
     """Learn a skill library: epochs of batches, each ending in at most one gated edit."""
     path = db_path(db)
     if resume:
-        run_config = RunConfig.model_validate(RunStore(Database(path)).get(resume).config)
+        run_config = stored_config(RunStore(Database(path)).get(resume).config, run_id=resume)
     else:
         run_config = load_yaml(config, RunConfig) if config else RunConfig()
         updates = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from ..config import RunConfig
+from ..config import RunConfig, stored_config
 from ..environment import Environment, Episode
 from ..models.base import Model
 from ..models.metered import MeteredModel
@@ -55,7 +55,7 @@ async def improve(
     identity = run_identity(environment, model, proposer or model)
     if resume:
         info = runs.get(resume)
-        config = RunConfig.model_validate(info.config)
+        config = stored_config(info.config, run_id=info.id)
         state = RunState.model_validate(info.state or {})
         run_id, library = info.id, info.library or info.id
         differences = [f"{what}: recorded {state.identity.get(what)!r}, now {value!r}"

@@ -276,3 +276,13 @@ def test_every_refusal_reaches_the_live_view_including_invalid_proposals(tmp_pat
     assert any(data["evidence"].startswith("invalid proposal") for data in refused)
     assert len(refused) == result.counts.refused
     assert len([1 for kind, _ in events if kind == "accepted"]) == result.counts.accepted
+
+
+def test_a_run_recorded_with_unknown_settings_is_refused_in_one_line_on_resume(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    asyncio.run(run(str(db), run_id="r1", cfg=config(candidates=1, epochs=1)))
+    runs = RunStore(Database(db))
+    old = runs.get("r1").config
+    runs.update("r1", status="interrupted", config={**old, "loop": {**old["loop"], "collapse_threshold": 0.05}})
+    with pytest.raises(ConfigError, match="run r1 was recorded with a config this grasp cannot read"):
+        asyncio.run(run(str(db), resume="r1"))
