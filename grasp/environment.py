@@ -116,6 +116,11 @@ class Environment(ABC):
         """Optional: the proposer's persona and one worked example of a skill for this environment."""
         return ProposerBrief()
 
+    def common_words(self) -> frozenset[str]:
+        """Optional: words in nearly every task here, which skill selection ignores when it matches a
+        skill's description against a task's instruction."""
+        return frozenset()
+
     def variable_notes(self) -> dict[str, str]:
         """Optional: what each task variable's placeholder stands for, shown in induced skills."""
         return {}

@@ -153,6 +153,9 @@ class FhirEnvironment(Environment):
     def variable_notes(self) -> dict[str, str]:
         return dict(DESCRIPTIONS)
 
+    def common_words(self) -> frozenset[str]:
+        return frozenset({"patient"})  # in nearly every task: a skill sharing it is not thereby relevant
+
     def mask_identifiers(self, text: str) -> str:
         """Patient ids the task did not declare (other patients in a Bundle, say) become <MRN>."""
         return MRN_PATTERN.sub("<MRN>", text)

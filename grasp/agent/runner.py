@@ -60,7 +60,7 @@ async def run_tasks(
             key = f"{key_prefix}:{task.id}:{library}"
             episode = runs.episode(run_id, key) if runs and run_id else None
             if episode is None:
-                chosen = select_skills(skills, task, skills_per_episode)
+                chosen = select_skills(skills, task, skills_per_episode, ignore=environment.common_words())
                 episode = await run_episode(environment, task, model, chosen, max_rounds=max_rounds,
                                             temperature=temperature, seed=seed)
                 if runs and run_id:

@@ -14,25 +14,27 @@ from ..skills import Skill
 from ..tasks import Task
 
 WORD = re.compile(r"[a-z0-9]{3,}")
-STOP = {"the", "and", "for", "with", "when", "use", "this", "that", "from", "are", "asked", "patient", "answer"}
+STOP = {"the", "and", "for", "with", "when", "use", "this", "that", "from", "are", "asked", "answer"}
 
 
-def words(text: str) -> set[str]:
-    return {word for word in WORD.findall(text.lower()) if word not in STOP}
+def words(text: str, ignore: frozenset[str] = frozenset()) -> set[str]:
+    return {word for word in WORD.findall(text.lower()) if word not in STOP and word not in ignore}
 
 
-def relevance(skill: Skill, task: Task) -> float:
+def relevance(skill: Skill, task: Task, ignore: frozenset[str] = frozenset()) -> float:
     score = 0.0
     if task.family in skill.tags or "all" in skill.tags:
         score += 10.0
-    score += len(words(skill.description) & words(task.instruction))
+    score += len(words(skill.description, ignore) & words(task.instruction, ignore))
     return score
 
 
-def select_skills(skills: dict[str, Skill] | list[Skill], task: Task, k: int = 3) -> list[Skill]:
-    """Up to ``k`` skills with positive relevance, most relevant first."""
+def select_skills(skills: dict[str, Skill] | list[Skill], task: Task, k: int = 3, *,
+                  ignore: frozenset[str] = frozenset()) -> list[Skill]:
+    """Up to ``k`` skills with positive relevance, most relevant first; ``ignore``: the environment's
+    common words (``Environment.common_words``), which say nothing about relevance there."""
     pool = list(skills.values()) if isinstance(skills, dict) else list(skills)
-    scored = [(relevance(skill, task), skill) for skill in pool]
+    scored = [(relevance(skill, task, ignore), skill) for skill in pool]
     ranked = sorted((pair for pair in scored if pair[0] > 0), key=lambda pair: (-pair[0], pair[1].name))
     return [skill for _, skill in ranked[:k]]
 

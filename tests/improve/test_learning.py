@@ -181,3 +181,14 @@ def test_the_proposer_reads_the_environments_words_on_failed_steps_whole() -> No
                                 {"role": "assistant", "content": "GET a?sort=-date"}, {"role": "user", "content": hint},
                                 {"role": "assistant", "content": "GET a?_sort=-date"}, {"role": "user", "content": "ok"}])
     assert complaints([episode, episode]) == [hint]  # whole (past the trace's clip), once, only the failed step
+
+
+def test_skill_selection_ignores_the_environments_common_words() -> None:
+    from grasp.agent.selection import select_skills
+    from grasp.skills import Skill
+    from grasp.tasks import Task
+
+    task = Task(id="t", family="f", instruction="What is the latest patient weight?")
+    skill = Skill(name="other", description="Use when a patient asks for a bed.", body="Ask the ward.", tags=["g"])
+    assert select_skills([skill], task, 3) == [skill]  # shares "patient" with the task
+    assert select_skills([skill], task, 3, ignore=frozenset({"patient"})) == []
