@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from statistics import mean, stdev
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from .config import RunConfig
+from .costs import role_prices, usage_cost
 from .environment import Environment
 from .improve import improve
 from .improve.methods import method_config
@@ -128,9 +128,11 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
             for name, phases in (("training", ("train", "explore")), ("gate", ("probe",)),
                                  ("evaluation", ("val", "test"))):
                 episodes[name] += sum(runs.count_episodes(info.id, phase=phase) for phase in phases)
+            prices = role_prices(info.config)
             for usage in runs.usage(info.id):
                 tokens[usage.role] += usage.prompt_tokens + usage.completion_tokens
-                row.cost_usd = (row.cost_usd or 0.0) + _cost(info.config, usage) if _priced(info.config) else None
+                if (cost := usage_cost(usage, prices)) is not None:
+                    row.cost_usd = (row.cost_usd or 0.0) + cost
             row.wall_s += (info.updated_at - info.created_at).total_seconds()
             _gate_cost(row, libraries.decisions(info.library or info.id, run_id=info.id))
         if row.accuracy:
@@ -143,16 +145,6 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
         rows.insert(0, MethodRow(method="no skills", seeds=sorted(none), accuracy=[none[s] for s in sorted(none)],
                                  mean=centre, low=low, high=high))
     return BenchResult(bench_id=bench_id, rows=rows)
-
-
-def _priced(config: dict[str, Any]) -> bool:
-    return bool((config.get("executor") or {}).get("prices"))
-
-
-def _cost(config: dict[str, Any], usage) -> float:
-    executor = (config.get("executor") or {}).get("prices") or {}
-    prices = executor if usage.role == "executor" else ((config.get("proposer") or {}).get("prices") or executor)
-    return (usage.prompt_tokens * prices.get("prompt", 0) + usage.completion_tokens * prices.get("completion", 0)) / 1e6
 
 
 def _gate_cost(row: MethodRow, decisions) -> None:
@@ -190,14 +182,11 @@ def markdown(result: BenchResult) -> str:
 
 
 def write_html(result: BenchResult, target: Path) -> Path:
-    from jinja2 import Environment as Templates
-    from jinja2 import PackageLoader, select_autoescape
-
     from .charts import method_bars, method_curves
+    from .report import TEMPLATES
 
-    templates = Templates(loader=PackageLoader("grasp", "templates"), autoescape=select_autoescape(["html", "j2"]))
     rows = result.rows
-    page = templates.get_template("bench.html.j2").render(
+    page = TEMPLATES.get_template("bench.html.j2").render(
         result=result, table=markdown(result),
         bars=method_bars([r.method for r in rows], [r.mean for r in rows], [r.low for r in rows],
                          [r.high for r in rows]),

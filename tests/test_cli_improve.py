@@ -15,19 +15,29 @@ from grasp.store.runs import RunStore
 from .helpers import FakeOpenAI, serve
 
 
+def endpoint_script(*, body: str = "Reply CALC: <A> * <B> first, then ANSWER.", delay_s: float = 0.0):
+    """What the fake OpenAI endpoint answers: labels to the classifier, one skill to the proposer, a lesson
+    to the reflection source, and a wrong answer to the executor."""
+
+    def answer(messages: list[dict]) -> str:
+        time.sleep(delay_s)
+        system = messages[0]["content"]
+        if "classify" in system:
+            return '{"labels": ["guessed"]}'
+        if "coach" in system:
+            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
+                    f'"body": "{body}"}}')
+        if "lessons" in system:
+            return '{"lesson": "Compute products with CALC before answering."}'
+        return "ANSWER: 0"
+
+    return answer
+
+
 def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
 
-    def slow_answer(messages: list[dict]) -> str:
-        time.sleep(0.05)
-        if "classify" in messages[0]["content"]:
-            return '{"labels": ["guessed"]}'
-        if "coach" in messages[0]["content"]:
-            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
-                    '"body": "Reply CALC: <expression> first, then ANSWER."}')
-        return "ANSWER: 0"
-
-    fake = FakeOpenAI(text=slow_answer)
+    fake = FakeOpenAI(text=endpoint_script(body="Reply CALC: <expression> first, then ANSWER.", delay_s=0.05))
     with serve(fake.app()) as url:
         config = tmp_path / "run.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
@@ -55,15 +65,7 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
 def test_improve_runs_a_custom_environment_named_as_module_and_class(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
 
-    def answer(messages: list[dict]) -> str:
-        if "classify" in messages[0]["content"]:
-            return '{"labels": ["guessed"]}'
-        if "coach" in messages[0]["content"]:
-            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
-                    '"body": "Reply CALC: <A> * <B> first, then ANSWER."}')
-        return "ANSWER: 0"
-
-    fake = FakeOpenAI(text=answer)
+    fake = FakeOpenAI(text=endpoint_script())
     with serve(fake.app()) as url:
         config = tmp_path / "run.yaml"
         config.write_text(f"executor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
@@ -86,17 +88,7 @@ def test_improve_runs_a_custom_environment_named_as_module_and_class(tmp_path: P
 def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
 
-    def answer(messages: list[dict]) -> str:
-        if "classify" in messages[0]["content"]:
-            return '{"labels": ["guessed"]}'
-        if "coach" in messages[0]["content"]:
-            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
-                    '"body": "Reply CALC: <A> * <B> first, then ANSWER."}')
-        if "lessons" in messages[0]["content"]:
-            return '{"lesson": "Compute products with CALC before answering."}'
-        return "ANSWER: 0"
-
-    fake = FakeOpenAI(text=answer)
+    fake = FakeOpenAI(text=endpoint_script())
     with serve(fake.app()) as url:
         config = tmp_path / "bench.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"

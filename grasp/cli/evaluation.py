@@ -14,6 +14,7 @@ from ..errors import ConfigError, ValidationError
 from ..evaluate import EvalResult, evaluate
 from ..models import MeteredModel, load_model
 from ..registry import load_environment
+from ..costs import role_prices, usage_cost
 from ..stats import Paired
 from ..store import Database, LibraryStore
 from ..store.runs import ReplyCache, RunStore
@@ -132,16 +133,9 @@ def show_run(run_id: str, db: DbOption = None) -> None:
     prices = role_prices(info.config)
     table = Table("role", "model", "calls", "cached", "prompt tok", "completion tok", "model s", "cost USD")
     for row in store.usage(run_id):
-        price = prices.get(row.role) or {}
-        cost = (row.prompt_tokens * price.get("prompt", 0) + row.completion_tokens * price.get("completion", 0)) / 1e6
+        cost = usage_cost(row, prices)
         table.add_row(row.role, row.model, str(row.calls), str(row.cached_calls), str(row.prompt_tokens),
-                      str(row.completion_tokens), f"{row.seconds:.1f}", f"{cost:.4f}" if price else "-")
+                      str(row.completion_tokens), f"{row.seconds:.1f}", f"{cost:.4f}" if cost is not None else "-")
     console.print(table)
     console.print(f"episodes stored: {store.count_episodes(run_id)}")
 
-
-def role_prices(config: dict) -> dict[str, dict[str, float]]:
-    """USD per million tokens for each role, from an improve run's model configs (``prices``)."""
-    executor = (config.get("executor") or {}).get("prices") or {}
-    proposer = (config.get("proposer") or {}).get("prices") or executor
-    return {"executor": executor, "proposer": proposer, "classifier": proposer}

@@ -12,7 +12,6 @@ when its reply is unusable or leaks a value, a template writes them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pydantic import BaseModel, Field
@@ -23,7 +22,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import MAX_NAME, Skill, normalize_name
 from ..tasks import Task
-from .proposer import Candidate, _edge, abstractor
+from .proposer import Candidate, abstractor, standalone
 
 MAX_STEP_CHARS = 400
 MAX_STEPS = 6
@@ -43,7 +42,7 @@ def workflow(episode: Episode, task: Task, environment: Environment) -> list[str
     # The final answer's values are this task's, unless the instruction spells them out (a "-1 if none").
     answers = {str(value) for value in episode.answer or [] if str(value) and str(value) not in task.instruction}
     leftovers = sorted(environment.forbidden_values(task) | answers, key=lambda value: (-len(value), value))
-    values = [re.compile(_edge(v[0], before=True) + re.escape(v) + _edge(v[-1], before=False)) for v in leftovers]
+    values = [standalone(value) for value in leftovers]
     replies = [message["content"] for message in episode.messages[2:] if message["role"] == "assistant"]
     accepted = episode.step_ok or [True] * len(replies)
     steps = []

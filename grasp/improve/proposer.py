@@ -57,8 +57,7 @@ def abstractor(tasks: list[Task]) -> Callable[[str], str]:
     a date right after a search prefix (``ge2024-03-14``) is still found."""
     pairs = sorted({(spelling, name) for task in tasks for name, spellings in task.spellings().items()
                     for spelling in spellings}, key=lambda pair: (-len(pair[0]), pair))
-    patterns = [(re.compile(_edge(spelling[0], before=True) + re.escape(spelling) + _edge(spelling[-1], before=False)),
-                 f"<{name}>") for spelling, name in pairs]
+    patterns = [(standalone(spelling), f"<{name}>") for spelling, name in pairs]
 
     def abstract(text: str) -> str:
         for pattern, placeholder in patterns:
@@ -66,6 +65,11 @@ def abstractor(tasks: list[Task]) -> Callable[[str], str]:
         return text
 
     return abstract
+
+
+def standalone(value: str) -> re.Pattern[str]:
+    """``value`` where it stands alone: not run into the same kind of character on either side."""
+    return re.compile(_edge(value[0], before=True) + re.escape(value) + _edge(value[-1], before=False))
 
 
 def _edge(char: str, *, before: bool) -> str:
