@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import ConfigError, GraspError
 
 T = TypeVar("T", bound=BaseModel)
+LAST_ROUND_NOTICE = "This is your last action: reply with FINISH and your answer now."
 
 
 class ModelConfig(BaseModel):
@@ -72,6 +73,9 @@ class LoopConfig(BaseModel):
     # later library wins, since each of its edits passed the gate), or the last one (an ungated baseline).
     checkpoint: Literal["best-val", "last"] = "best-val"
     repairs: int = Field(default=2, ge=0)  # rounds of repair from the environment's check_skill message
+    # Try each candidate on the batch failures it was built for before the gate; one that fixes none is
+    # repaired from the outcomes (up to `repairs` times), then refused at trial with no probe spent.
+    trial: bool = True
     # Collapse recovery probes removing the newest skill only when a batch falls this far below the
     # no-skill val accuracy of the same families (a weak executor's no-skill accuracy may itself be ~0).
     collapse_margin: float = Field(default=0.3, gt=0, le=1)
@@ -103,12 +107,18 @@ class RunConfig(BaseModel):
     proposer: ModelConfig | None = None  # default: the executor's model
     concurrency: int = 1
     max_rounds: int | None = None  # None: the environment's own limit
+    # Added to what the executor reads before its last allowed action, in every episode alike (no skills,
+    # every library, probes, val and test): a small model that has its value in front of it otherwise
+    # often repeats the request instead of answering. None or "" turns it off.
+    last_round_notice: str | None = LAST_ROUND_NOTICE
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     explore: ExploreConfig = Field(default_factory=ExploreConfig)
     limits: dict[str, int] = Field(default_factory=dict)  # tasks per split, e.g. {"dev": 20, "val": 10}
     families: list[str] | None = None  # restrict to these task families
     cache: bool = True  # reuse temperature-0 model replies across runs
+    # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
+    reference: bool = True
 
 
 def stored_config(data: dict, *, run_id: str) -> RunConfig:

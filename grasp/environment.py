@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .skills import Skill
 from .tasks import Grade, Task
 
 
@@ -135,6 +136,25 @@ class Environment(ABC):
         """Optional: values of ``task`` that a skill learned from it must not contain."""
         return task_values(task)
 
+    # -- yardsticks: what a result is measured against -------------------------------------
+    def stratum(self, task: Task) -> str:
+        """Optional: the stratum ``task`` belongs to, e.g. "none" when its expected answer is the
+        no-result answer and "value" otherwise. Results are shown per stratum beside the overall
+        figure, so that a lift that a constant answer could earn is seen for what it is."""
+        return "all"
+
+    def trivial_answer(self, task: Task) -> list[Any] | None:
+        """Optional: the answer a do-nothing policy gives (for FHIR: the task's no-result answer). It is
+        graded without a model on the same items as every library: a learned library must beat it.
+        None: the trivial policy answers nothing."""
+        return None
+
+    def reference_library(self) -> list[Skill]:
+        """Optional: a small hand-written library (written and checked on dev/val, never on test) that
+        shows how far skills can lift the executor here; results report what share of its lift the
+        learned library recovered. Empty: no reference."""
+        return []
+
     def manifest_hash(self) -> str | None:
         """Content hash of the task manifest, recorded by every run."""
         return None
@@ -158,6 +178,7 @@ class Episode(BaseModel):
     messages: list[dict[str, str]] = Field(default_factory=list)
     step_ok: list[bool] = Field(default_factory=list)  # per model reply: a valid action the environment accepted
     skills: list[str] = Field(default_factory=list)
+    followed: str | None = None  # the injected skill whose steps the actions matched best (grasp.agent.selection)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0

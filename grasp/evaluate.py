@@ -70,11 +70,13 @@ async def evaluate(
     key_prefix: str = "eval",
     concurrency: int = 1,
     max_rounds: int | None = None,
+    notice: str | None = None,
     skills_per_episode: int = 3,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> EvalResult:
     episodes = await run_tasks(
         environment, model, tasks, skills or {}, phase=phase, key_prefix=key_prefix, runs=runs, run_id=run_id,
-        skills_per_episode=skills_per_episode, concurrency=concurrency, max_rounds=max_rounds, on_episode=on_episode,
+        skills_per_episode=skills_per_episode, concurrency=concurrency, max_rounds=max_rounds, notice=notice,
+        on_episode=on_episode,
     )
     return EvalResult(episodes=[episode for episode in episodes if episode is not None])

@@ -19,6 +19,7 @@ from .improve.counters import run_counts
 from .stats import Paired
 from .store import Database, LibraryStore
 from .store.runs import RunStore
+from .yardsticks import sealed_lines
 
 TEMPLATES = Environment(loader=PackageLoader("grasp", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
@@ -63,6 +64,21 @@ def _families(runs: RunStore, run_id: str) -> list[dict[str, Any]]:
              "final_passed": v["final"][0], "final_total": v["final"][1]} for name, v in sorted(counts.items())]
 
 
+def _strata_rows(test: dict[str, Any]) -> list[dict[str, str]]:
+    """Per stratum (and overall): trivial answer, no skills, final library, reference library."""
+    if not test.get("trivial"):
+        return []
+    columns = {"trivial": test["trivial"]["strata"], "no skills": test.get("no_skills_strata") or {},
+               "final": test.get("final_strata") or {}, "reference": (test.get("reference") or {}).get("strata") or {}}
+    names = sorted({name for column in columns.values() for name in column})
+    rows = []
+    for name in names:
+        cells = {label: (f"{column[name][0]}/{column[name][1]}" if name in column else "-")
+                 for label, column in columns.items()}
+        rows.append({"stratum": name, **cells})
+    return rows
+
+
 def write_report(db: Database, run_id: str, target: Path) -> Path:
     runs, libraries = RunStore(db), LibraryStore(db)
     info = runs.get(run_id)
@@ -74,6 +90,7 @@ def write_report(db: Database, run_id: str, target: Path) -> Path:
         if key in test:
             part = test[key]
             test_rows.append({"name": name, **part, "low": part["ci95"][0], "high": part["ci95"][1]})
+    strata_rows = _strata_rows(test)
     val = [{**point, **dict(zip(("low", "high"), wilson(point["passed"], point["total"]), strict=True))}
            for point in state.get("val") or []]
     families = _families(runs, run_id)
@@ -83,7 +100,8 @@ def write_report(db: Database, run_id: str, target: Path) -> Path:
                        [f["none_passed"] / max(1, f["none_total"]) for f in families],
                        [f["final_passed"] / max(1, f["final_total"]) for f in families]) if families else ""
     page = TEMPLATES.get_template("report.html.j2").render(
-        run=info, library=library, test=test, test_rows=test_rows,
+        run=info, library=library, test=test, test_rows=test_rows, strata_rows=strata_rows,
+        yardsticks=sealed_lines(test) if test else [],
         paired=Paired.model_validate(test["paired"]) if test.get("paired") else None,
         val=val, checkpoint=state.get("checkpoint"), dev=state.get("dev_accuracy") or [], families=families,
         decisions=_decisions(libraries, library, run_id), counts=run_counts(libraries, runs, run_id, library),

@@ -12,12 +12,15 @@ import difflib
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
 
 from grasp.environment import Environment, ProposerBrief, Session, Step
+from grasp.skillfiles import import_skills
+from grasp.skills import Skill
 from grasp.errors import EnvironmentError_
 from grasp.tasks import Grade, Task
 from probes.manifest import Manifest, manifest_path
@@ -30,6 +33,7 @@ from .storage import WorldStore
 from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
 
 IN_PROCESS_BASE = "http://fhir.local/fhir/"
+REFERENCE_LIBRARY = Path(__file__).parent / "reference_library"
 SKILL_REQUEST = re.compile(r"\b(" + "|".join(RESOURCE_TYPES) + r")\?([^\s`'\"]+)")
 MAX_OBSERVATION_CHARS = 4000
 
@@ -45,17 +49,21 @@ Resources: Patient, Observation, Condition, MedicationRequest, Procedure, Servic
 Search parameters: Patient: identifier, name, family, given, birthdate, gender. Observation: patient, code, category,
 date, status. MedicationRequest: patient, status, category, authoredon. Procedure: patient, code, date.
 ServiceRequest: patient, code, status, authored. Condition: patient, code, category.
-All searches accept _sort=date or _sort=-date (newest first), _count=N. Dates take prefixes eq, gt, ge, lt, le;
-write '+' as %2B in a URL. Results come as a Bundle with 'total' and 'entry'.
+All searches accept _sort=date or _sort=-date (newest first), _count=N, _elements=a,b (only those top-level
+elements of each resource, e.g. _elements=valueQuantity,effectiveDateTime) and _summary=count (the total, no entries).
+Dates take prefixes eq, gt, ge, lt, le; write '+' as %2B in a URL. Results come as a Bundle with 'total' and 'entry'.
 Answers in FINISH are a JSON list of bare values: numbers without units, strings in double quotes."""
 
 
 BRIEF = ProposerBrief(
     persona="You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
             "checklist the agent will read before similar tasks, so that it avoids the mistake it made.",
-    example='{"action": "ADD", "name": "count-active-orders", "description": "Use when asked how many active '
-            'medication orders a patient has.", "body": "1. GET MedicationRequest?patient=<MRN>&status=active&_count=100'
-            '\\n2. Count the entries of the Bundle.\\n3. FINISH([<count>])"}',
+    # One shape that covers both answers a lookup can have (a value read from the Bundle, or the task's
+    # no-result answer), on a resource no lookup family asks about; a count example once taught "read the total".
+    example='{"action": "ADD", "name": "latest-procedure-date", "description": "Use when asked for the date of a '
+            'patient\'s most recent procedure of a given code.", "body": "1. GET Procedure?patient=<MRN>&code=<CODE>'
+            '&_sort=-date&_count=1&_elements=performedDateTime\\n2. If the Bundle\'s total is 0, FINISH([-1]).\\n'
+            '3. Otherwise FINISH([\\"<date>\\"]) with <date> = entry[0].resource.performedDateTime."}',
 )
 
 
@@ -149,6 +157,21 @@ class FhirEnvironment(Environment):
 
     def proposer_brief(self) -> ProposerBrief:
         return BRIEF
+
+    def stratum(self, task: Task) -> str:
+        """"none" when the expected answer is the family's no-result answer (-1, "Patient not found"),
+        "value" otherwise (every task of a family without one)."""
+        none = getattr(FAMILIES.get(task.family), "none_answer", None)
+        return "none" if none is not None and task.solution.get("expected") == none else "value"
+
+    def trivial_answer(self, task: Task) -> list[Any] | None:
+        """The family's no-result answer, without a single request; an empty answer where there is none."""
+        none = getattr(FAMILIES.get(task.family), "none_answer", None)
+        return [none] if none is not None else []
+
+    def reference_library(self) -> list[Skill]:
+        """The hand-written lookup skills in ``reference_library/`` (checked on dev and val only)."""
+        return import_skills(REFERENCE_LIBRARY).skills
 
     def variable_notes(self) -> dict[str, str]:
         return dict(DESCRIPTIONS)

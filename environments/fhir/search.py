@@ -15,8 +15,12 @@ from datetime import datetime, timedelta
 
 from typing import Any
 
+from .errors import SearchError
+from .subset import Subset, subset_for
+
 RESOURCE_TYPES = ("Patient", "Observation", "Condition", "MedicationRequest", "Procedure", "ServiceRequest")
-COMMON = {"_count", "_sort", "_format", "_getpagesoffset", "_id", "_lastUpdated", "_pretty"}
+COMMON = {"_count", "_sort", "_format", "_getpagesoffset", "_id", "_lastUpdated", "_pretty", "_elements", "_summary"}
+SUBSETTING = {"_elements", "_summary"}
 CLINICAL = {"patient", "subject", "code", "status"}
 PARAMETERS: dict[str, set[str]] = {
     "Patient": {"identifier", "name", "family", "given", "birthdate", "gender"},
@@ -36,10 +40,6 @@ DATE_PATTERN = re.compile(
 )
 
 
-class SearchError(ValueError):
-    """A query the server cannot answer; the message is for the agent."""
-
-
 @dataclass
 class Query:
     """SQL text with positional parameters: (rid, body, total) rows."""
@@ -48,6 +48,7 @@ class Query:
     params: list[Any]
     count: int
     offset: int
+    subset: Subset = Subset()
 
 
 Clause = tuple[str, list[Any]]
@@ -73,6 +74,7 @@ def build_query(rtype: str, params: list[tuple[str, str]], episode: str, *, over
     else:
         clauses.append(("(episode IS NULL OR episode = ?)", [episode]))
     count, offset, order = DEFAULT_COUNT, 0, "pk"
+    subset = subset_for(rtype, [(name, value) for name, value in params if name in SUBSETTING])
     for name, value in params:
         if name not in allowed:
             known = sorted(PARAMETERS[rtype]) + sorted(COMMON - {"_getpagesoffset", "_pretty"})
@@ -88,6 +90,8 @@ def build_query(rtype: str, params: list[tuple[str, str]], episode: str, *, over
             offset = _integer(name, value, 0, 10**9)
         elif name == "_sort":
             order = _sort(value)
+        elif name in SUBSETTING:
+            continue  # read above, as a whole
         elif name in {"_format", "_pretty"}:
             if name == "_format" and value not in {"json", "application/json", "application/fhir+json"}:
                 raise SearchError(f"_format={value!r} is not supported; this server speaks JSON only")
@@ -96,7 +100,7 @@ def build_query(rtype: str, params: list[tuple[str, str]], episode: str, *, over
     where = " AND ".join(sql for sql, _ in clauses)
     values = [value for _, clause_values in clauses for value in clause_values]
     sql = f"SELECT rid, body, count(*) OVER () AS total FROM resources r WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
-    return Query(sql, values + [count, offset], count, offset)
+    return Query(sql, values + [count, offset], count, offset, subset)
 
 
 def count_query(query: Query) -> tuple[str, list[Any]]:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from .codes import NOW_TEXT
 from .search import PARAMETERS, RESOURCE_TYPES, SearchError, build_query, count_query
 from .storage import WorldStore, resources
+from .subset import Subset
 from .validation import validate_resource
 
 EPISODE_HEADER = "x-grasp-episode"
@@ -98,9 +99,10 @@ def create_app(store: WorldStore) -> Starlette:
             query = build_query(rtype, params, episode, overrides=episode in updated_episodes)
         except SearchError as error:
             return outcome(400, str(error))
+        subset = query.subset
         with store.engine.connect() as conn:
-            page = conn.exec_driver_sql(query.sql, tuple(query.params)).all()
-            if page or query.offset == 0:
+            page = [] if subset.count_only else conn.exec_driver_sql(query.sql, tuple(query.params)).all()
+            if page or (query.offset == 0 and not subset.count_only):
                 total = page[0].total if page else 0
             else:  # past the last page: count separately
                 sql, values = count_query(query)
@@ -108,14 +110,15 @@ def create_app(store: WorldStore) -> Starlette:
         base = base_url(request)
         own = path or rtype
         links = [{"relation": "self", "url": f"{base}{own}" + (f"?{request.url.query}" if request.url.query else "")}]
-        if query.offset + query.count < total and query.count > 0:
+        if query.offset + query.count < total and query.count > 0 and not subset.count_only:
             scope = 1 if path else 0  # a compartment's own patient parameter stays in its path
             kept = [(k, v) for k, v in params[scope:] if k not in {"_getpagesoffset", "_count"}]
             kept += [("_getpagesoffset", str(query.offset + query.count)), ("_count", str(query.count))]
             links.append({"relation": "next", "url": f"{base}{own}?{urlencode(kept)}"})
         # Stored JSON is served as is: spliced into the Bundle, never re-encoded.
+        # (A subset is the one case that must parse and re-encode each resource.)
         entries = ",".join(
-            f'{{"fullUrl":{json.dumps(f"{base}{rtype}/{row.rid}")},"resource":{row.body},'
+            f'{{"fullUrl":{json.dumps(f"{base}{rtype}/{row.rid}")},"resource":{subsetted(row.body, subset)},'
             '"search":{"mode":"match"}}'
             for row in page
         )
@@ -211,6 +214,13 @@ def create_app(store: WorldStore) -> Starlette:
         Route("/_grasp/episodes/{episode}", drop_episode, methods=["DELETE"]),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: bad_method, 500: server_error})
+
+
+def subsetted(body: str, subset: Subset) -> str:
+    """The stored JSON of one resource, cut down to what ``subset`` keeps."""
+    if not subset.changes_resources:
+        return body
+    return json.dumps(subset.apply(json.loads(body)), separators=(",", ":"))
 
 
 def capability_statement(base: str) -> dict[str, Any]:

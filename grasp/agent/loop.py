@@ -17,7 +17,7 @@ from ..errors import GraspError, ModelError, ModelUnavailable
 from ..models.base import Model
 from ..skills import Skill
 from ..tasks import Task
-from .selection import skills_block
+from .selection import followed, skills_block
 
 
 async def run_episode(
@@ -30,9 +30,14 @@ async def run_episode(
     max_tokens: int | None = None,
     temperature: float | None = None,
     seed: int | None = None,
+    notice: str | None = None,
 ) -> Episode:
     """Run one episode; ``max_tokens`` / ``temperature`` None leave them to the model's own config
     (exploration passes a temperature and a seed).
+
+    ``notice``: a line added to the message the model reads before its last allowed action (e.g.
+    "last action: FINISH with your answer"). A small model that has the value in front of it often
+    repeats its request instead of answering; told that this is its last turn, it answers.
 
     Nothing a session, a grader or a model reply does can raise out of here except an endpoint
     outage (``ModelUnavailable``, which pauses the run): every other exception becomes an errored
@@ -49,7 +54,9 @@ async def run_episode(
     session: Session | None = None
     try:
         session = await environment.open(task)
-        for _ in range(rounds_allowed):
+        for round_number in range(rounds_allowed):
+            if notice and round_number == rounds_allowed - 1:
+                messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n\n{notice}"}
             result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
                                       seed=seed)
             record.rounds += 1
@@ -86,5 +93,6 @@ async def run_episode(
             record.error = record.error or f"{type(error).__name__} on close: {str(error)[:200]}"
         record.answer = answer
         record.messages = messages
+        record.followed = followed(skills, [m["content"] for m in messages[2:] if m["role"] == "assistant"])
         record.latency_s = time.perf_counter() - started
     return record

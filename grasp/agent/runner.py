@@ -38,6 +38,7 @@ async def run_tasks(
     max_rounds: int | None = None,
     temperature: float | None = None,
     seed: int | None = None,
+    notice: str | None = None,
     should_stop: Callable[[dict[int, Episode]], bool] | None = None,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> list[Episode | None]:
@@ -62,7 +63,7 @@ async def run_tasks(
             if episode is None:
                 chosen = select_skills(skills, task, skills_per_episode, ignore=environment.common_words())
                 episode = await run_episode(environment, task, model, chosen, max_rounds=max_rounds,
-                                            temperature=temperature, seed=seed)
+                                            temperature=temperature, seed=seed, notice=notice)
                 if runs and run_id:
                     runs.save_episode(run_id, key, phase, episode)
             results[index] = episode

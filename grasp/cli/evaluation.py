@@ -15,7 +15,7 @@ from ..evaluate import EvalResult, evaluate
 from ..models import MeteredModel, load_model
 from ..registry import load_environment
 from ..costs import role_prices, usage_cost
-from ..stats import Paired
+from ..yardsticks import sealed_lines
 from ..store import Database, LibraryStore
 from ..store.runs import ReplyCache, RunStore
 from ._common import ApiKeyOption, DbOption, console, db_path, err_console
@@ -128,8 +128,8 @@ def show_run(run_id: str, db: DbOption = None) -> None:
         summary = {key: value for key, value in info.summary.items() if key != "test"}
         console.print(f"summary: {summary}", markup=False)
         test = info.summary.get("test") or {}
-        if test.get("paired"):
-            console.print(f"sealed test, no skills -> final library: {Paired.model_validate(test['paired']).one_line()}")
+        for line in sealed_lines(test):
+            console.print(line, markup=False, soft_wrap=True)
     prices = role_prices(info.config)
     table = Table("role", "model", "calls", "cached", "prompt tok", "completion tok", "model s", "cost USD")
     for row in store.usage(run_id):

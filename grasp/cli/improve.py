@@ -15,7 +15,7 @@ from ..improve import improve
 from ..models import ModelUnavailable, load_model
 from ..registry import load_environment
 from ..store import Database
-from ..stats import Paired
+from ..yardsticks import sealed_lines
 from ..store.runs import RunStore, new_run_id
 from ._common import ApiKeyOption, DbOption, console, db_path, err_console
 from .progress import EpisodeProgress
@@ -48,7 +48,7 @@ class LiveView:
         elif kind == "note":
             line = f"[dim]{data['text']}[/]"
         elif kind == "test":
-            line = f"[bold]sealed test[/] ({data['final']['skills']} skill(s)): {sealed_line(data)}"
+            line = f"[bold]sealed test[/] read ({data['final']['skills']} skill(s) in the final library)"
         if line:
             elapsed = time.perf_counter() - self.started
             self.progress.progress.console.print(f"[dim]{elapsed:6.0f}s[/] {line}  "
@@ -114,16 +114,10 @@ def improve_command(
                   f"gate episodes {counts.gate_episodes} (+{counts.gate_episodes_saved} saved by early reject); "
                   f"exploration episodes {counts.explore_episodes}")
     if state.test:
-        console.print(f"[bold]sealed test[/], no skills -> final library: {sealed_line(state.test)}")
+        console.print("no skills -> final library, on the same sealed items:")
+        for line in sealed_lines(state.test):
+            console.print(line, markup=False, soft_wrap=True)
     console.print(f"inspect: grasp library log {result.library.library}   report: grasp report {result.run_id}")
-
-
-def sealed_line(test: dict) -> str:
-    """The paired sealed-test result in one line (fixed, broken, exact McNemar p)."""
-    if test.get("paired"):
-        return Paired.model_validate(test["paired"]).one_line()
-    none, final = test["no_skills"], test["final"]
-    return f"{none['passed']}/{none['total']} -> {final['passed']}/{final['total']}"
 
 
 def _say_how_to_resume(path: Path, run_id: str, what: str, status: str = "interrupted") -> None:

@@ -119,7 +119,9 @@ def _headline(state: RunState) -> str:
     none, final = state.test["no_skills"], state.test["final"]
     pair = state.test.get("paired") or {}
     stats = f" (fixed {pair['fixed']}, broken {pair['broken']}, p={pair['p_value']:.2g})" if pair else ""
-    return f"test {none['accuracy']:.0%} -> {final['accuracy']:.0%}{stats}"
+    strata = "".join(f"; {name} {p['before']}/{p['total']} -> {p['after']}/{p['total']}"
+                     for name, p in (state.test.get("strata") or {}).items())
+    return f"test {none['accuracy']:.0%} -> {final['accuracy']:.0%}{stats}{strata}"
 
 
 __all__ = ["Episode", "ImproveResult", "improve", "run_identity"]

@@ -31,10 +31,11 @@ class GateRunner:
 
     def __init__(self, environment: Environment, model: Model, runs: RunStore, run_id: str, *, rule: AcceptanceRule,
                  early_reject: bool, skills_per_episode: int, max_rounds: int | None, concurrency: int,
+                 notice: str | None = None,
                  on_episode: Callable[[Episode], None] | None = None) -> None:
         self.environment, self.model, self.runs, self.run_id = environment, model, runs, run_id
         self.rule, self.early_reject = rule, early_reject
-        self.options = {"skills_per_episode": skills_per_episode, "max_rounds": max_rounds}
+        self.options = {"skills_per_episode": skills_per_episode, "max_rounds": max_rounds, "notice": notice}
         self.concurrency = concurrency
         self.on_episode = on_episode
 

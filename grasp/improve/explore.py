@@ -40,6 +40,7 @@ async def explore(
     run_id: str,
     skills_per_episode: int,
     max_rounds: int | None,
+    notice: str | None = None,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> Episode | None:
     """Re-attempt ``failing`` in turn until one passes or ``attempts`` are spent; the pass, or None."""
@@ -49,7 +50,7 @@ async def explore(
         [episode] = await run_tasks(
             environment, model, [task], skills, phase="explore", key_prefix=f"explore:{seed}:a{attempt}", runs=runs,
             run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, temperature=temperature,
-            seed=stable_seed(f"{seed}:{attempt}"), on_episode=on_episode,
+            seed=stable_seed(f"{seed}:{attempt}"), notice=notice, on_episode=on_episode,
         )
         if episode is not None and episode.passed:
             return episode
@@ -57,12 +58,13 @@ async def explore(
 
 
 def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str) -> list[Episode]:
-    """A passing trace of ``family``: from this batch, else any earlier pass of the run (a probe pass
-    too: the decision's probe excludes the tasks its candidates were built from). An earlier pass is
+    """A passing trace of ``family``: from this batch, else any earlier pass of the run (a trial or probe
+    pass too: a candidate's passing trial is how induction bootstraps; the decision's probe excludes the
+    tasks its candidates were built from). An earlier pass is
     chosen by content, not storage order, so a resumed run picks the same one."""
     passing = [e for e in episodes if e.passed and e.family == family]
     if passing:
         return passing
-    earlier = [e for phase in ("train", "explore", "probe")
+    earlier = [e for phase in ("train", "explore", "trial", "probe")
                for e in runs.episodes(run_id, phase=phase, family=family, passed=True)]
     return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))] if earlier else []

@@ -5,7 +5,8 @@ arXiv 2409.07429), put behind grasp's gate. A small model can copy a correct
 pattern even when it cannot invent one, so the steps are never written by a
 model: they are the actions that worked, with every value that came from the
 task (the environment's declared ``Task.variables``) replaced by ``<NAME>``, and
-any remaining concrete value of the task (an answer, a dose) by ``<VALUE>``. The
+any remaining concrete value of the task (an answer, a dose) by ``<VALUE>``; the answering action
+always answers ``<VALUE>`` (a no-result constant the instruction prescribes survives only as a condition). The
 model writes only the name, the trigger description and one sentence of advice;
 when its reply is unusable or leaks a value, a template writes them.
 """
@@ -22,7 +23,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import MAX_NAME, Skill, normalize_name
 from ..tasks import Task
-from .proposer import Candidate, abstractor, standalone
+from .proposer import Candidate, abstractor, similar_skill, standalone
 
 MAX_STEP_CHARS = 400
 MAX_STEPS = 6
@@ -37,23 +38,42 @@ class InducedText(BaseModel):
 
 
 def workflow(episode: Episode, task: Task, environment: Environment) -> list[str]:
-    """The passing episode's accepted actions, abstracted; the final answer last."""
+    """The passing episode's accepted actions, abstracted; the final answer last, always as a placeholder."""
     abstract = abstractor([task])
-    # The final answer's values are this task's, unless the instruction spells them out (a "-1 if none").
-    answers = {str(value) for value in episode.answer or [] if str(value) and str(value) not in task.instruction}
-    leftovers = sorted(environment.forbidden_values(task) | answers, key=lambda value: (-len(value), value))
+    # Values of this task that must not reach a skill: its forbidden values, and every answer it gave.
+    answers = sorted({str(value) for value in episode.answer or [] if str(value)}, key=lambda value: (-len(value), value))
+    leftovers = sorted(environment.forbidden_values(task) | set(answers), key=lambda value: (-len(value), value))
     values = [standalone(value) for value in leftovers]
     replies = [message["content"] for message in episode.messages[2:] if message["role"] == "assistant"]
     accepted = episode.step_ok or [True] * len(replies)
     steps = []
-    for reply, ok in zip(replies, accepted, strict=False):
+    for number, (reply, ok) in enumerate(zip(replies, accepted, strict=False)):
         if not ok:
             continue  # a request the environment refused teaches nothing
         text = environment.mask_identifiers(abstract(reply.strip()))
+        if episode.answer is not None and number == len(replies) - 1:
+            steps.append(answer_step(text, answers, task)[:MAX_STEP_CHARS])
+            continue
         for pattern in values:
             text = pattern.sub("<VALUE>", text)
         steps.append(text[:MAX_STEP_CHARS])
     return steps[-MAX_STEPS:]
+
+
+def answer_step(text: str, answers: list[str], task: Task) -> str:
+    """The answering action with its values as ``<VALUE>``: an answer is this task's, never the next one's.
+
+    One exception keeps its literal: a constant the instruction itself prescribes (a "-1 if there is
+    none"). It stays only as the condition it was prescribed for, never as the unconditional answer:
+    a skill that says "answer -1" would teach the shortcut the gate must not let in."""
+    general = text
+    prescribed = [value for value in answers if standalone(value).search(task.instruction)]
+    for value in answers:
+        general = standalone(value).sub("<VALUE>", general)
+    if prescribed:
+        return (f"If the result has no match (the case the task prescribes {', '.join(prescribed)} for): {text}. "
+                f"Otherwise: {general}")
+    return general
 
 
 def template_text(task: Task, environment: Environment) -> InducedText:
@@ -109,6 +129,8 @@ async def induce(
         return Candidate(edit=None, refusal=f"induction: steps still hold task values {leaked[:3]}", group=group,
                          origin="induced", seen=[task.id])
     name = normalize_name(text.name)[:MAX_NAME] or normalize_name(fallback.name)
+    if similar := similar_skill(library, task.family, text.description):
+        name = similar  # a rewrite of the skill it would duplicate, never a competing second one
     kind = EditKind.MODIFY if name in library else EditKind.ADD
     if kind is EditKind.ADD and len(library) >= capacity:
         return Candidate(edit=None, refusal=f"induction: ADD at capacity ({capacity})", group=group,

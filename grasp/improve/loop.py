@@ -14,47 +14,25 @@ from collections.abc import Callable
 
 from ..agent.runner import run_tasks
 from ..config import RunConfig
-from ..edits import Edit, EditKind, Evidence
+from ..edits import Evidence
 from ..environment import Environment, Episode
-from ..errors import SealedSplitError
 from ..evaluate import EvalResult
 from ..models.base import Model
 from ..skills import Skill
-from ..stats import paired
 from ..store import LibraryStore
 from ..store.runs import RunStore
 from ..tasks import Task
-from .classifier import label_failures, label_key
+from .contrast import CandidateAssembly
 from .decide import GateRunner, Judged, best, evidence_for
-from .explore import explore as explore_for_pass
-from .explore import find_pass
 from .probe import SAMPLERS
-from .proposer import Candidate, masker
+from .proposer import Candidate
 from .revision import Reviser
+from .sealed import SealedSplit, sealed_test
 from .rules import AcceptanceRule, rule_from
-from .sources import CandidateSource, Contrast, sources_from
+from .sources import CandidateSource, sources_from
 from .state import RunState, ValPoint
 
 Event = Callable[[str, dict], None]
-
-
-class SealedSplit:
-    """The test split: readable once per run, and the code refuses a second read."""
-
-    def __init__(self, tasks: list[Task], state: RunState) -> None:
-        self._tasks, self._state = tasks, state
-
-    def read(self) -> list[Task]:
-        if self._state.test_read:
-            raise SealedSplitError("the sealed test split was already read in this run")
-        self._state.test_read = True
-        return list(self._tasks)
-
-    def resume_read(self) -> list[Task]:
-        """Finish a read that a crash interrupted (its stored episodes are reused, none re-run)."""
-        if not self._state.test_read or self._state.test:
-            raise SealedSplitError("no interrupted read of the sealed test split to resume")
-        return list(self._tasks)
 
 
 class Improver:
@@ -75,10 +53,18 @@ class Improver:
             on_note=lambda text: self.emit("note", {"text": text}))
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
-                               max_rounds=config.max_rounds, concurrency=config.concurrency, on_episode=on_episode)
+                               max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.last_round_notice,
+                               on_episode=on_episode)
         self.reviser = Reviser(environment, proposer, config, self.gate)
         self.dev, self.val, test = (self._tasks(split) for split in ("dev", "val", "test"))
         self.sealed = SealedSplit(test, state)
+
+        async def run(tasks: list[Task], skills: dict[str, Skill], phase: str, prefix: str) -> list[Episode]:
+            return await self._run(tasks, skills, phase=phase, prefix=prefix)
+
+        self.assembly = CandidateAssembly(environment, executor, classifier, proposer, config, runs, run_id, state,
+                                          self.dev, self.sources, run, lambda text: self.emit("note", {"text": text}),
+                                          on_episode)
 
     # -- plumbing ---------------------------------------------------------------------
     def _tasks(self, split: str) -> list[Task]:
@@ -102,7 +88,8 @@ class Improver:
         episodes = await run_tasks(self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
                                    runs=self.runs, run_id=self.run_id, concurrency=self.config.concurrency,
                                    skills_per_episode=self.config.loop.skills_per_episode,
-                                   max_rounds=self.config.max_rounds, on_episode=self.on_episode)
+                                   max_rounds=self.config.max_rounds, notice=self.config.last_round_notice,
+                                   on_episode=self.on_episode)
         return [episode for episode in episodes if episode is not None]
 
     # -- the loop ---------------------------------------------------------------------
@@ -173,76 +160,19 @@ class Improver:
         accuracy = sum(e.passed for e in episodes) / max(1, len(episodes))
         self.emit("batch", {"key": key, "accuracy": accuracy, "skills": len(head.skills)})
         if key not in self.state.proposals:
-            candidates = await self._candidates(key, batch, episodes, head.skills, accuracy)
+            candidates = await self._candidates(key, batch, episodes, head.skills)
             self.state.proposals[key] = [c.model_dump(mode="json") for c in candidates]
             self.state.dev_accuracy.append(accuracy)
             self.save()
         candidates = [Candidate.model_validate(c) for c in self.state.proposals[key]]
         await self._decide(key, batch, head, candidates)
 
-    def _collapsed(self, batch: list[Task], accuracy: float) -> bool:
-        """The batch fell well below what no skills achieve on the same families (val, epoch 0)."""
-        baseline: dict[str, list[bool]] = defaultdict(list)
-        for episode in self.runs.episodes(self.run_id, phase="val", key_prefix="val:e0:"):
-            baseline[episode.family].append(episode.passed)
-        rates = [sum(baseline[t.family]) / len(baseline[t.family]) for t in batch if baseline[t.family]]
-        return bool(rates) and accuracy < sum(rates) / len(rates) - self.config.loop.collapse_margin
+    async def _candidates(self, key: str, batch: list[Task], episodes: list[Episode],
+                          skills: dict[str, Skill]) -> list[Candidate]:
+        def newest() -> str:
+            return max(skills, key=lambda name: self.libraries.skill_history(self.library, name)[-1].version)
 
-    async def _candidates(self, key: str, batch: list[Task], episodes: list[Episode], skills: dict[str, Skill],
-                          accuracy: float) -> list[Candidate]:
-        if skills and self._collapsed(batch, accuracy):
-            newest = max(skills, key=lambda name: self.libraries.skill_history(self.library, name)[-1].version)
-            self.emit("note", {"text": f"{key}: dev accuracy {accuracy:.0%} fell well below no skills; "
-                                       f"probing removal of {newest}"})
-            return [Candidate(edit=Edit(kind=EditKind.REMOVE, target=newest, rationale="collapse recovery"),
-                              group="recovery", origin="recovery")]
-        failures = [e for e in episodes if not e.passed and e.error is None]
-        if not failures:
-            return []
-        labels, notes = await label_failures(self.classifier, failures, self.state.labels)
-        self.state.labels.update(labels)
-        self.state.notes.extend(f"{key}: {note}" for note in notes)
-        groups: dict[str, list[Episode]] = defaultdict(list)
-        for episode in failures:
-            groups[self.state.labels[label_key(episode)]].append(episode)
-        label, failing = max(sorted(groups.items()), key=lambda item: len(item[1]))
-        family = failing[0].family
-        failing = [e for e in failing if e.family == family]  # one family's traces for one family's skill
-        passing = await self._passing(key, batch, episodes, family, skills)
-        tasks = {t.id: t for t in self.dev}
-        shown = failing[:2] + passing[:1]
-        seen = sorted({e.task_id for e in shown})
-        contrast = Contrast(key=key, label=label, family=family, failing=failing, passing=passing, skills=skills,
-                            tasks=tasks, seen=seen, seed=self.config.seed + len(self.state.proposals),
-                            mask=masker(self.env, [tasks[e.task_id] for e in shown if e.task_id in tasks]))
-        candidates = [c for source in self.sources for c in await source.candidates(contrast)]
-        self.state.notes.extend(contrast.notes)
-        unique, signatures = [], set()
-        for candidate in candidates:
-            signature = candidate.edit.model_dump_json() if candidate.edit else None
-            if signature and signature in signatures:
-                candidate = candidate.model_copy(update={"edit": None, "refusal": "duplicate of another candidate"})
-            signatures.add(signature)
-            unique.append(candidate.model_copy(update={"seen": seen}))
-        return unique
-
-    async def _passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
-                       skills: dict[str, Skill]) -> list[Episode]:
-        """A passing trace of ``family``: this batch, an earlier pass, or exploration now."""
-        found = find_pass(episodes, family, self.runs, self.run_id)
-        explore = self.config.explore
-        if found or not explore.attempts:
-            return found
-        failing = [t for t, e in zip(batch, episodes, strict=False) if not e.passed and t.family == family]
-        self.emit("note", {"text": f"{key}: no passing {family} trace yet; exploring "
-                                   f"(up to {explore.attempts} attempt(s) at temperature {explore.temperature:g})"})
-        explored = await explore_for_pass(
-            self.env, self.executor, failing, skills, attempts=explore.attempts, temperature=explore.temperature,
-            seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
-            skills_per_episode=self.config.loop.skills_per_episode,
-            max_rounds=(self.config.max_rounds or self.env.max_rounds) + explore.extra_rounds, on_episode=self.on_episode)
-        self.emit("note", {"text": f"{key}: exploration {'found a pass' if explored else 'found no pass'}"})
-        return [explored] if explored else []
+        return await self.assembly.candidates(key, batch, episodes, skills, newest)
 
     def _skill_evidence(self) -> dict[str, str]:
         # Accepted decisions carry the evidence of every skill the gate let in (one query, no snapshots).
@@ -348,17 +278,10 @@ class Improver:
             final = self.head()
             tasks = self.sealed.resume_read() if state.test_read else self.sealed.read()
             self.save()
-            none = EvalResult(episodes=await self._run(tasks, {}, phase="test", prefix="test:none"))
-            learned = none  # the final library may be the no-skill one: the same episodes, not run twice
-            if final.skills:
-                learned = EvalResult(episodes=await self._run(tasks, final.skills, phase="test", prefix="test:final"))
-            comparison = paired({e.task_id: e.passed for e in none.episodes},
-                                {e.task_id: e.passed for e in learned.episodes})
-            state.test = {
-                "no_skills": {"passed": none.passed, "total": len(none.episodes), "accuracy": none.accuracy,
-                              "ci95": list(none.interval())},
-                "final": {"passed": learned.passed, "total": len(learned.episodes), "accuracy": learned.accuracy,
-                          "ci95": list(learned.interval()), "version": final.number, "skills": len(final.skills)},
-                "paired": comparison.model_dump(),
-            }
+
+            async def run(items: list[Task], skills: dict[str, Skill], prefix: str) -> list[Episode]:
+                return await self._run(items, skills, phase="test", prefix=prefix)
+
+            state.test = await sealed_test(self.env, tasks, final.skills, final.number, run,
+                                           reference=self.config.reference)
             self.emit("test", state.test)

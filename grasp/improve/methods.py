@@ -15,17 +15,20 @@ from ..errors import ConfigError
 METHODS: dict[str, dict[str, Any]] = {
     # GRASP as configured: induction and the proposer, the gate, revision, best-val checkpoint.
     "grasp": {},
-    # The paper's ablations: no gate, one or four proposals (four are still ranked on the probe).
+    # The paper's ablations: no gate, one or four proposals (four are still ranked on the probe). The
+    # baselines take their candidates as proposed: no trial on the batch (a step of grasp's own).
     "ungated-k1": {"gate": {"rule": "accept-all"},
-                   "loop": {"sources": ["proposer"], "candidates": 1, "revise": False, "checkpoint": "last"}},
+                   "loop": {"sources": ["proposer"], "candidates": 1, "revise": False, "checkpoint": "last",
+                            "trial": False}},
     "ungated-k4": {"gate": {"rule": "accept-all"},
-                   "loop": {"sources": ["proposer"], "candidates": 4, "revise": False, "checkpoint": "last"}},
+                   "loop": {"sources": ["proposer"], "candidates": 4, "revise": False, "checkpoint": "last",
+                            "trial": False}},
     # Reflexion / ExpeL-style memory: a lesson per batch appended to one notes skill, ungated, oldest out.
     "memory": {"gate": {"rule": "accept-all"}, "explore": {"attempts": 0},
-               "loop": {"sources": ["reflection"], "revise": False, "checkpoint": "last"}},
+               "loop": {"sources": ["reflection"], "revise": False, "checkpoint": "last", "trial": False}},
     # Agent Workflow Memory: workflows induced from passing traces, kept without a gate.
     "awm": {"gate": {"rule": "accept-all"},
-            "loop": {"sources": ["induction"], "revise": False, "checkpoint": "last"}},
+            "loop": {"sources": ["induction"], "revise": False, "checkpoint": "last", "trial": False}},
     # Other acceptance rules on GRASP's candidates: SkillOpt's strict improvement, cap-evolve's k x SE.
     "strict": {"gate": {"rule": "strict"}},
     "paired-se": {"gate": {"rule": "paired-se"}},

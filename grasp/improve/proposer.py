@@ -22,6 +22,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import ChatResult, Model, structured
 from ..skills import Skill, normalize_name
 from ..tasks import Task
+from ..agent.selection import words
 from .traces import complaints, compress, within_budget
 
 MAX_BODY = 900
@@ -41,7 +42,8 @@ class Candidate(BaseModel):
     edit: Edit | None
     refusal: str | None = None
     group: str = ""
-    origin: str = "proposer"  # proposer | induced | repaired | revision | recovery
+    origin: str = "proposer"  # proposer | induced | repaired | trial-repaired | revision | recovery
+    trial: str | None = None  # what it fixed on its batch at trial, when it was tried
     seen: list[str] = Field(default_factory=list)  # task ids whose traces produced it: never in its probe
 
 
@@ -167,6 +169,10 @@ def to_candidate(
     name = normalize_name(proposal.name)
     target = normalize_name(proposal.target) if proposal.target else None
     kind = EditKind(proposal.action)
+    if kind is EditKind.ADD and (similar := similar_skill(library, family, proposal.description)):
+        # A second skill for the same thing would compete with the first in the executor's prompt (a small
+        # model follows the wrong one): the draft becomes a rewrite of that skill, judged as such.
+        kind, name = EditKind.MODIFY, similar
     at_capacity = len(library) >= capacity
     if kind is EditKind.ADD and at_capacity:
         return Candidate(edit=None, refusal=f"ADD at capacity ({capacity})", group=group)
@@ -197,6 +203,14 @@ def to_candidate(
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "skill"
         return Candidate(edit=None, refusal=f"invalid skill: {where}: {first['msg'][:160]}", group=group)
+
+
+def similar_skill(library: dict[str, Skill], family: str, description: str) -> str | None:
+    """The library's skill that a new one for ``family`` described by ``description`` would duplicate: one
+    written for the same family whose trigger shares a content word with it (first by name), or None."""
+    said = words(description)
+    same = sorted(name for name, skill in library.items() if family in skill.tags and words(skill.description) & said)
+    return same[0] if same else None
 
 
 def revision_prompt(skill: Skill, broken: list[Episode], fixed: list[Episode],

@@ -8,6 +8,7 @@ only, induction only, reflection notes) is a different list, not a new branch in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,7 +22,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import Skill
 from ..tasks import Task
-from .induction import induce
+from .induction import induce, template_text, workflow
 from .proposer import Candidate, Proposal, build_prompt, propose, to_candidate
 from .repair import checked, skill_text
 from .traces import compress
@@ -68,9 +69,12 @@ class ProposerSource:
 
     async def candidates(self, contrast: Contrast) -> list[Candidate]:
         first = contrast.tasks.get(contrast.failing[0].task_id) if contrast.failing else None
+        brief = self.env.proposer_brief()
+        if example := trace_example(contrast, self.env):  # the environment's own passing steps, not a stock shape
+            brief = brief.model_copy(update={"example": example})
         prompt, cut = build_prompt(contrast.label, contrast.failing, contrast.passing, contrast.skills,
                                    self.evidence(), self.config.loop.capacity, self.env.protocol_notes()[:1500],
-                                   budget_chars=self._budget(), brief=self.env.proposer_brief(), mask=contrast.mask,
+                                   budget_chars=self._budget(), brief=brief, mask=contrast.mask,
                                    placeholders=sorted(first.variables) if first else [],
                                    instruction=first.instruction if first else "")
         if cut:
@@ -96,6 +100,23 @@ class ProposerSource:
                 contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
             results.append(result)
         return results
+
+
+def trace_example(contrast: Contrast, environment: Environment) -> str | None:
+    """The proposer's worked example drawn from a passing trace of this run: its accepted steps with every
+    task value as a placeholder (as induction writes them), in the JSON the proposer answers with. A stock
+    example teaches one shape (a count, say) for every task; a pass shows the shape that worked here."""
+    if not contrast.passing or contrast.passing[0].task_id not in contrast.tasks:
+        return None
+    passing = contrast.passing[0]
+    task = contrast.tasks[passing.task_id]
+    steps = workflow(passing, task, environment)
+    if not steps:
+        return None
+    named = template_text(task, environment)
+    body = "\n".join(f"{number}. {step}" for number, step in enumerate(steps, 1))
+    example = {"action": "ADD", "name": named.name.replace("_", "-"), "description": named.description, "body": body}
+    return json.dumps(example)
 
 
 class InductionSource:

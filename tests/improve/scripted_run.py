@@ -70,8 +70,10 @@ def proposer(proposals: list[str], *, by_seed: int | None = None) -> ScriptedMod
 
 def config(**loop: object) -> RunConfig:
     gate = loop.pop("gate", {})
+    # These runs test the gate on exactly the proposals scripted here: no trial on the batch, whose repairs
+    # would draw on the same replay queue (tests/improve/test_trial.py tests the trial).
     return RunConfig(environment="arithmetic", seed=3,
-                     loop=LoopConfig(**{"epochs": 1, "batch_size": 6, "candidates": 1, **loop}),
+                     loop=LoopConfig(**{"epochs": 1, "batch_size": 6, "candidates": 1, "trial": False, **loop}),
                      gate=GateConfig(**{"probe_size": 6, **gate}))
 
 

@@ -77,8 +77,16 @@ def test_exploration_never_runs_a_probe_val_or_test_task(tmp_path: Path) -> None
     explored = {e.task_id for e in runs.episodes("r1", phase="explore")}
     assert explored
     held_out = {t.id for split in ("val", "test") for t in environment.tasks(split)}
-    probed = {task_id for d in LibraryStore(db).decisions("r1", run_id="r1") for task_id in d.evidence.extra.get("probe", [])}
-    assert not explored & held_out and not explored & set(result.state.probe_pool) and not explored & probed
+    decisions = LibraryStore(db).decisions("r1", run_id="r1")
+    assert not explored & held_out and not explored & set(result.state.probe_pool)
+    judged = [d for d in decisions if d.evidence.extra.get("probe")]
+    assert judged  # a probe was drawn, so the exclusion below was put to the test
+    for decision in judged:  # a decision's probe never holds a task explored for that decision
+        key = decision.evidence.extra["decision"]
+        explored_here = {e.task_id for e in runs.episodes("r1", phase="explore", key_prefix=f"explore:5:{key}:")}
+        assert not explored_here & set(decision.evidence.extra["probe"])
+    assert any(runs.episodes("r1", phase="explore", key_prefix=f"explore:5:{d.evidence.extra['decision']}:")
+               for d in judged)
     for decision in LibraryStore(db).decisions("r1", run_id="r1"):  # no trace a candidate came from judges it
         assert not set(decision.evidence.extra.get("seen", [])) & set(decision.evidence.extra.get("probe", []))
 
@@ -189,6 +197,23 @@ def test_skill_selection_ignores_the_environments_common_words() -> None:
     from grasp.tasks import Task
 
     task = Task(id="t", family="f", instruction="What is the latest patient weight?")
-    skill = Skill(name="other", description="Use when a patient asks for a bed.", body="Ask the ward.", tags=["g"])
-    assert select_skills([skill], task, 3) == [skill]  # shares "patient" with the task
+    skill = Skill(name="other", description="Use when a patient asks for a bed.", body="Ask the ward.")
+    assert select_skills([skill], task, 3) == [skill]  # untagged, and shares "patient" with the task
     assert select_skills([skill], task, 3, ignore=frozenset({"patient"})) == []
+
+
+def test_skill_selection_ranks_by_fit_and_never_picks_another_familys_skill() -> None:
+    from grasp.agent.selection import select_skills
+    from grasp.skills import Skill
+    from grasp.tasks import Task
+
+    task = Task(id="t", family="latest", instruction="What is the most recent glucose value, whenever it was taken?")
+    window = Skill(name="window", description="Use when asked for the most recent value within the last 24 hours.",
+                   body="GET ...&date=ge<SINCE>", tags=["window"])
+    latest = Skill(name="latest", description="Use for a lab value.", body="GET ...&_sort=-date", tags=["latest"])
+    loose = Skill(name="loose", description="Use when asked for the most recent glucose value.", body="x")
+    vague = Skill(name="vague", description="Use for glucose, sodium, potassium, magnesium, calcium.", body="y")
+    # The other family's skill shares many words and is still never shown; the family's own comes first;
+    # untagged skills follow by the share of their description the task matches, not by the count.
+    assert select_skills([window, latest, loose, vague], task, 3) == [latest, loose, vague]
+    assert select_skills([window], task, 3) == []

@@ -115,8 +115,10 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_library(tmp_path: Path) -> N
 
 def test_a_winner_that_broke_items_is_replaced_by_a_narrower_revision(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
-    broad = proposal("broad-calc", "Use for any what question: compute first.", "Always CALC: <expression> first.")
-    narrow = proposal("broad-calc", "Use for any what question: compute first.",
+    # "Use for what." fits every task (its one trigger word is in every instruction), so this product skill
+    # is shown for sums too, and breaks them until it is narrowed.
+    broad = proposal("broad-calc", "Use for what.", "Always CALC: <expression> first.")
+    narrow = proposal("broad-calc", "Use for what.",
                       "Use CALC for only products; answer sums directly.", action="MODIFY")
     cfg = config(epochs=1, candidates=1, gate={"regression_budget": 2, "probe_size": 8})
     result = asyncio.run(run(str(db), run_id="rev", proposals=[broad, narrow], cfg=cfg))

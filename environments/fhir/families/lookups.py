@@ -15,6 +15,7 @@ from .base import PASS, WorldIndex, balanced, check_answer_number, context, fail
 
 class PatientLookup:
     name = "patient_lookup"
+    none_answer = "Patient not found"
     needs = "Patient search by name/given/family and birthdate"
 
     def instances(self, index: WorldIndex, rng: random.Random, count: int) -> list[Task]:
@@ -76,6 +77,7 @@ class LatestLabWindow:
     """Latest value of a lab within the last 24 hours, or -1 when there is none."""
 
     name = "latest_mg_24h"
+    none_answer = -1
     needs = "Observation search by patient, code, date (ge), _sort=-date"
     code = "MG"
 
@@ -101,6 +103,7 @@ class LatestLabWindow:
 
 class AverageGlucose:
     name = "avg_glucose_24h"
+    none_answer = -1
     needs = "Observation search by patient, code, date (ge), _count large enough for all results"
 
     def instances(self, index: WorldIndex, rng: random.Random, count: int) -> list[Task]:
@@ -125,6 +128,7 @@ class AverageGlucose:
 
 class LatestGlucose:
     name = "latest_glucose"
+    none_answer = -1
     needs = "Observation search by patient, code, _sort=-date"
 
     def instances(self, index: WorldIndex, rng: random.Random, count: int) -> list[Task]:

@@ -1,0 +1,152 @@
+"""From a finished batch to the candidates of one decision.
+
+The loop hands over a batch's episodes; this module groups the failures (the classifier's labels),
+picks the largest group's family, finds a passing trace of it (this batch, an earlier pass, or
+exploration now), asks every candidate source, drops duplicates, and tries each candidate on the
+batch failures it was built for (grasp/improve/trial.py). It also decides when the batch has
+collapsed far below what no skills score, from dev and probe outcomes only (val never feeds a
+candidate).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+from ..config import RunConfig
+from ..edits import Edit, EditKind
+from ..environment import Environment, Episode
+from ..models.base import Model
+from ..skills import Skill
+from ..store.runs import RunStore
+from ..tasks import Task
+from .classifier import label_failures, label_key
+from .explore import explore as explore_for_pass
+from .explore import find_pass
+from .proposer import Candidate, masker
+from .sources import CandidateSource, Contrast
+from .state import RunState
+from .trial import Trial
+
+RunEpisodes = Callable[[list[Task], dict[str, Skill], str, str], Awaitable[list[Episode]]]  # tasks, skills, phase, key
+Note = Callable[[str], None]
+
+
+def no_skill_rates(runs: RunStore, run_id: str) -> dict[str, float]:
+    """Pass rate per family of the dev episodes (training batches and probes) that ran with no skill in
+    their prompt: what the executor does unaided, measured without reading val."""
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    for phase in ("train", "probe"):
+        for episode in runs.episodes(run_id, phase=phase):
+            if not episode.skills and episode.error is None:
+                outcomes[episode.family].append(episode.passed)
+    return {family: sum(values) / len(values) for family, values in outcomes.items()}
+
+
+def without_duplicates(candidates: list[Candidate], seen: list[str]) -> list[Candidate]:
+    unique, signatures = [], set()
+    for candidate in candidates:
+        signature = candidate.edit.model_dump_json() if candidate.edit else None
+        if signature and signature in signatures:
+            candidate = candidate.model_copy(update={"edit": None, "refusal": "duplicate of another candidate"})
+        signatures.add(signature)
+        unique.append(candidate.model_copy(update={"seen": seen}))
+    return unique
+
+
+class CandidateAssembly:
+    """One decision's candidates: contrast, sources, duplicates, trial."""
+
+    def __init__(self, environment: Environment, executor: Model, classifier: Model, proposer: Model,
+                 config: RunConfig, runs: RunStore, run_id: str, state: RunState, dev: list[Task],
+                 sources: list[CandidateSource], run: RunEpisodes, note: Note,
+                 on_episode: Callable[[Episode], None] | None = None) -> None:
+        self.env, self.executor, self.classifier = environment, executor, classifier
+        self.config, self.runs, self.run_id, self.state = config, runs, run_id, state
+        self.dev = {task.id: task for task in dev}
+        self.sources, self.run_phase, self.note, self.on_episode = sources, run, note, on_episode
+
+        async def trial(tasks: list[Task], skills: dict[str, Skill], key: str) -> list[Episode]:
+            return await run(tasks, skills, "trial", key)
+
+        self.trial = Trial(environment, proposer, trial, repairs=config.loop.repairs, capacity=config.loop.capacity,
+                           seed=config.seed, max_tokens=config.loop.proposal_tokens)
+
+    async def collapsed(self, batch: list[Task], accuracy: float) -> bool:
+        """The batch fell well below what no skills score on the same families, on dev: the episodes that ran
+        without skills, else (a run that started from a non-empty library) the probe pool run once with none."""
+        rates = no_skill_rates(self.runs, self.run_id)
+        if not any(task.family in rates for task in batch):
+            pool = [self.dev[i] for i in self.state.probe_pool if i in self.dev]
+            await self.run_phase(pool, {}, "probe", "probe:no-skills")
+            rates = no_skill_rates(self.runs, self.run_id)
+        known = [rates[task.family] for task in batch if task.family in rates]
+        return bool(known) and accuracy < sum(known) / len(known) - self.config.loop.collapse_margin
+
+    async def candidates(self, key: str, batch: list[Task], episodes: list[Episode], skills: dict[str, Skill],
+                         newest: Callable[[], str]) -> list[Candidate]:
+        accuracy = sum(e.passed for e in episodes) / max(1, len(episodes))
+        if skills and await self.collapsed(batch, accuracy):
+            target = newest()
+            self.note(f"{key}: dev accuracy {accuracy:.0%} fell well below no skills; probing removal of {target}")
+            return [Candidate(edit=Edit(kind=EditKind.REMOVE, target=target, rationale="collapse recovery"),
+                              group="recovery", origin="recovery")]
+        contrast = await self.contrast(key, batch, episodes, skills)
+        if contrast is None:
+            return []
+        candidates = [c for source in self.sources for c in await source.candidates(contrast)]
+        self.state.notes.extend(contrast.notes)
+        candidates = without_duplicates(candidates, contrast.seen)
+        if not self.config.loop.trial:
+            return candidates
+        trial_tasks = [self.dev[e.task_id] for e in contrast.failing if e.task_id in self.dev]
+        forbidden = set().union(*(self.env.forbidden_values(self.dev[i]) for i in contrast.seen if i in self.dev))
+        tried = []
+        for index, candidate in enumerate(candidates):
+            result = await self.trial.judge(key, index, candidate, trial_tasks, skills, family=contrast.family,
+                                            mask=contrast.mask, forbidden=forbidden)
+            if candidate.edit is not None:
+                self.note(f"{key}: candidate {index} ({candidate.origin}): {result.trial or result.refusal}")
+            tried.append(result)
+        return tried
+
+    async def contrast(self, key: str, batch: list[Task], episodes: list[Episode],
+                       skills: dict[str, Skill]) -> Contrast | None:
+        failures = [e for e in episodes if not e.passed and e.error is None]
+        if not failures:
+            return None
+        labels, notes = await label_failures(self.classifier, failures, self.state.labels)
+        self.state.labels.update(labels)
+        self.state.notes.extend(f"{key}: {note}" for note in notes)
+        groups: dict[str, list[Episode]] = defaultdict(list)
+        for episode in failures:
+            groups[self.state.labels[label_key(episode)]].append(episode)
+        label, failing = max(sorted(groups.items()), key=lambda item: len(item[1]))
+        family = failing[0].family
+        failing = [e for e in failures if e.family == family]  # one family's traces for one family's skill
+        failing.sort(key=lambda e: self.state.labels[label_key(e)] != label)  # the chosen group's first
+        passing = await self.passing(key, batch, episodes, family, skills)
+        shown = failing[:2] + passing[:1]
+        seen = sorted({e.task_id for e in shown})
+        return Contrast(key=key, label=label, family=family, failing=failing, passing=passing, skills=skills,
+                        tasks=self.dev, seen=seen, seed=self.config.seed + len(self.state.proposals),
+                        mask=masker(self.env, [self.dev[e.task_id] for e in shown if e.task_id in self.dev]))
+
+    async def passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
+                      skills: dict[str, Skill]) -> list[Episode]:
+        """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or exploration now."""
+        found = find_pass(episodes, family, self.runs, self.run_id)
+        explore = self.config.explore
+        if found or not explore.attempts:
+            return found
+        failing = [t for t, e in zip(batch, episodes, strict=False) if not e.passed and t.family == family]
+        self.note(f"{key}: no passing {family} trace yet; exploring "
+                  f"(up to {explore.attempts} attempt(s) at temperature {explore.temperature:g})")
+        explored = await explore_for_pass(
+            self.env, self.executor, failing, skills, attempts=explore.attempts, temperature=explore.temperature,
+            seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
+            skills_per_episode=self.config.loop.skills_per_episode,
+            max_rounds=(self.config.max_rounds or self.env.max_rounds) + explore.extra_rounds,
+            notice=self.config.last_round_notice, on_episode=self.on_episode)
+        self.note(f"{key}: exploration {'found a pass' if explored else 'found no pass'}")
+        return [explored] if explored else []

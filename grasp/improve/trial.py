@@ -1,0 +1,110 @@
+"""Trial on the batch: a candidate must fix something it was built for before it costs a probe.
+
+GEPA checks a candidate on the minibatch it came from before a full evaluation; grasp does the same
+before its gate. Each valid candidate that brings a skill runs on the failing batch tasks of its
+family (the tasks its traces came from: never probe items, since a probe excludes the whole batch).
+If it fixes none of them, the proposer is shown what happened, from those dev tasks only (the
+request, the head of the response, "answered X, expected Y"), and rewrites the skill, up to
+``repairs`` times. A candidate that still fixes nothing is refused "at trial" with no probe episode
+spent. A candidate that fixes at least one goes on to the gate, and its passing trial episodes are
+stored (phase "trial") where induction finds them as passing traces of their family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ..environment import Environment, Episode
+from ..errors import ValidationError
+from ..models.base import Model
+from ..skills import Skill
+from ..store.library import apply_edit
+from ..tasks import Task
+from .proposer import Candidate, Proposal, propose, to_candidate
+from .repair import skill_text
+
+RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
+RESPONSE_HEAD = 300
+
+
+def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> str:
+    """One trial episode for the proposer: each action, the head of each response, the verdict."""
+    lines = [f"Task: {mask(task.instruction)}"]
+    for message in episode.messages[2:]:
+        text = " ".join(message["content"].split())
+        if message["role"] == "assistant":
+            lines.append(f"  sent: {mask(text[:300])}")
+        else:
+            lines.append(f"  got: {mask(text[:RESPONSE_HEAD])}{' ...' if len(text) > RESPONSE_HEAD else ''}")
+    lines.append(f"  outcome: {'passed' if episode.passed else episode.reason[:200]}")
+    return "\n".join(lines)
+
+
+def repair_prompt(skill: Skill, shown: list[str], brief_persona: str, notes: str) -> list[dict[str, str]]:
+    user = (f"API: {notes}\n\n" if notes else "") + (
+        f"This skill was tried on tasks it was written for and fixed none of them.\n\n"
+        f"Skill {skill.name}: {skill.description}\n{skill.body}\n\nWhat the agent did with it:\n\n"
+        + "\n\n".join(shown)
+        + "\n\nRewrite the skill (same name) so that the agent gets these tasks right: the exact request to "
+          "send, and how to read the answer from the response. Use <PLACEHOLDERS> for the task's values, "
+          "never real ids or values. Reply with one JSON object.")
+    return [{"role": "system", "content": brief_persona}, {"role": "user", "content": user}]
+
+
+class Trial:
+    """Runs each candidate on its batch failures and repairs it from the outcomes."""
+
+    def __init__(self, environment: Environment, proposer: Model, run: RunTrial, *, repairs: int, capacity: int,
+                 seed: int, max_tokens: int) -> None:
+        self.env, self.proposer, self.run = environment, proposer, run
+        self.repairs, self.capacity, self.seed, self.max_tokens = repairs, capacity, seed, max_tokens
+
+    async def judge(self, key: str, index: int, candidate: Candidate, tasks: list[Task], skills: dict[str, Skill],
+                    *, family: str, mask: Callable[[str], str], forbidden: set[str]) -> Candidate:
+        """``candidate`` with its trial result: passed on (maybe repaired), or refused at trial."""
+        if candidate.edit is None or candidate.edit.skill is None or not tasks:
+            return candidate
+        forbidden = forbidden | {value for task in tasks for value in self.env.forbidden_values(task)}
+        current = candidate
+        for attempt in range(self.repairs + 1):
+            try:
+                trial_skills = apply_edit(skills, current.edit)
+            except ValidationError as error:
+                return current.model_copy(update={"edit": None, "refusal": f"at trial: {error}"})
+            episodes = await self.run(tasks, trial_skills, f"trial:{key}:c{index}:r{attempt}")
+            fixed = [e.task_id for e in episodes if e.passed]
+            if fixed:
+                note = f"fixed {len(fixed)}/{len(tasks)} batch failure(s) at trial"
+                return current.model_copy(update={"trial": note + (f" after {attempt} repair(s)" if attempt else "")})
+            if attempt == self.repairs:
+                break
+            repaired = await self._repair(current, episodes, tasks, skills, family=family, mask=mask,
+                                          forbidden=forbidden, attempt=attempt + 1)
+            if repaired.edit is None:
+                return current.model_copy(update={"edit": None, "refusal": f"at trial: fixed none of {len(tasks)} "
+                                                                           f"batch failure(s); {repaired.refusal}"})
+            current = repaired
+        return current.model_copy(update={
+            "edit": None,
+            "refusal": f"at trial: fixed none of {len(tasks)} batch failure(s) after {self.repairs} repair(s)"})
+
+    async def _repair(self, candidate: Candidate, episodes: list[Episode], tasks: list[Task],
+                      skills: dict[str, Skill], *, family: str, mask: Callable[[str], str], forbidden: set[str],
+                      attempt: int) -> Candidate:
+        skill = candidate.edit.skill
+        by_id = {task.id: task for task in tasks}
+        shown = [what_happened(e, by_id[e.task_id], mask) for e in episodes[:3] if e.task_id in by_id]
+        prompt = repair_prompt(skill, shown, self.env.proposer_brief().persona, self.env.protocol_notes()[:1500])
+        [reply], _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
+                                   max_tokens=self.max_tokens)
+        edit = candidate.edit
+        if isinstance(reply, Proposal):  # the rewrite keeps the proposed edit's kind, name and target
+            reply = reply.model_copy(update={"action": edit.kind.value, "name": skill.name, "target": edit.target})
+        repaired = to_candidate(reply, library=skills, capacity=self.capacity, family=family, forbidden=forbidden,
+                                group=candidate.group, mask=mask)
+        if repaired.edit is None:
+            return repaired
+        problem = self.env.check_skill(skill_text(repaired) or "")
+        if problem:
+            return repaired.model_copy(update={"edit": None, "refusal": f"its rewrite is rejected: {problem[:200]}"})
+        return repaired.model_copy(update={"origin": "trial-repaired", "seen": candidate.seen})

@@ -1,0 +1,140 @@
+"""Yardsticks a shortcut cannot fool: strata, the trivial answer and the reference library.
+
+A lift on a sealed test means little if a constant answer earns it. So every sealed result is
+shown three more ways, all on the same items:
+
+- **per stratum** (``Environment.stratum``): the paired no-skills -> final comparison within
+  each stratum, e.g. the items whose answer is a real value apart from the "none" items;
+- **the trivial answer** (``Environment.trivial_answer``), graded without a model: what a
+  do-nothing policy scores;
+- **the reference library** (``Environment.reference_library``): a hand-written library, the
+  ceiling skills can reach here, and the share of its lift the learned library recovered.
+
+The lines this module writes start with fixed words (``sealed test [value]:``, ``trivial
+answer:``, ``reference library:``) so that scripts can read them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .environment import Environment, Episode
+from .stats import Paired, paired
+from .tasks import Task
+
+
+class Score(BaseModel):
+    """Passes out of items, overall and per stratum."""
+
+    passed: int
+    total: int
+    strata: dict[str, list[int]] = Field(default_factory=dict)  # stratum -> [passed, total]
+
+    @property
+    def accuracy(self) -> float:
+        return self.passed / self.total if self.total else 0.0
+
+    def line(self) -> str:
+        return f"{self.passed}/{self.total} ({self.accuracy:.0%})"
+
+    def stratum_line(self, name: str) -> str:
+        passed, total = self.strata.get(name, [0, 0])
+        return f"{name} {passed}/{total} ({passed / total:.0%})" if total else f"{name} 0/0"
+
+
+def strata_of(environment: Environment, tasks: Sequence[Task]) -> dict[str, str]:
+    """Task id -> stratum name."""
+    return {task.id: environment.stratum(task) for task in tasks}
+
+
+def score(outcomes: Mapping[str, bool], strata: Mapping[str, str]) -> Score:
+    """``outcomes`` (task id -> passed) counted overall and per stratum."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for task_id, passed in outcomes.items():
+        counts[strata.get(task_id, "all")][0] += int(passed)
+        counts[strata.get(task_id, "all")][1] += 1
+    return Score(passed=sum(outcomes.values()), total=len(outcomes), strata=dict(sorted(counts.items())))
+
+
+def paired_by_stratum(before: Mapping[str, bool], after: Mapping[str, bool],
+                      strata: Mapping[str, str]) -> dict[str, Paired]:
+    """The paired comparison within each stratum (only when there is more than one stratum)."""
+    names = sorted(set(strata.values()))
+    if len(names) < 2:
+        return {}
+    return {name: paired({i: v for i, v in before.items() if strata.get(i) == name},
+                         {i: v for i, v in after.items() if strata.get(i) == name}) for name in names}
+
+
+async def trivial_episodes(environment: Environment, tasks: Sequence[Task]) -> list[Episode]:
+    """Each task graded on the environment's trivial answer, with no model and no action."""
+    episodes = []
+    for task in tasks:
+        answer = environment.trivial_answer(task)
+        session = await environment.open(task)
+        try:
+            grade = await session.grade(answer)
+        finally:
+            await session.close()
+        episodes.append(Episode(task_id=task.id, family=task.family, passed=grade.passed, reason=grade.reason,
+                                answer=answer, tags=["trivial"]))
+    return episodes
+
+
+def recovered(none: Score, final: Score, reference: Score, stratum: str | None = None) -> float | None:
+    """The share of the reference library's lift over no skills that the final library recovered
+    (None when the reference shows no lift to recover)."""
+    def passed(part: Score) -> float:
+        if stratum is None:
+            return part.accuracy
+        got, total = part.strata.get(stratum, [0, 0])
+        return got / total if total else 0.0
+
+    lift = passed(reference) - passed(none)
+    return (passed(final) - passed(none)) / lift if lift > 0 else None
+
+
+def summary(tasks: Sequence[Task], environment: Environment, none: Mapping[str, bool], final: Mapping[str, bool],
+            trivial: Mapping[str, bool], reference: Mapping[str, bool] | None) -> dict[str, Any]:
+    """The yardstick part of a sealed-test record (stored with the run, as JSON)."""
+    strata = strata_of(environment, tasks)
+    record: dict[str, Any] = {
+        "strata": {name: result.model_dump() for name, result in paired_by_stratum(none, final, strata).items()},
+        "trivial": score(trivial, strata).model_dump(),
+        "no_skills_strata": score(none, strata).strata,
+        "final_strata": score(final, strata).strata,
+    }
+    if reference is not None:
+        ref, before, after = score(reference, strata), score(none, strata), score(final, strata)
+        record["reference"] = ref.model_dump()
+        record["recovered"] = {"all": recovered(before, after, ref),
+                               **{name: recovered(before, after, ref, name) for name in ref.strata}}
+    return record
+
+
+def sealed_lines(test: Mapping[str, Any]) -> list[str]:
+    """The sealed-test result as lines that begin with fixed words: overall, per stratum, the trivial
+    answer, the reference library (a script can read each by its first words)."""
+    lines = []
+    if test.get("paired"):
+        lines.append(f"sealed test: {Paired.model_validate(test['paired']).one_line()}")
+    for name, result in (test.get("strata") or {}).items():
+        lines.append(f"sealed test [{name}]: {Paired.model_validate(result).one_line()}")
+    if test.get("trivial"):
+        trivial = Score.model_validate(test["trivial"])
+        parts = ", ".join(trivial.stratum_line(name) for name in trivial.strata) if len(trivial.strata) > 1 else ""
+        lines.append(f"trivial answer: {trivial.line()}" + (f"; {parts}" if parts else ""))
+    if test.get("reference"):
+        reference = Score.model_validate(test["reference"])
+        parts = ", ".join(reference.stratum_line(name) for name in reference.strata) if len(reference.strata) > 1 else ""
+        shares = [f"{share:.0%} on {name}" for name, share in (test.get("recovered") or {}).items()
+                  if share is not None]
+        line = f"reference library: {reference.line()}" + (f"; {parts}" if parts else "")
+        if shares:
+            line += f"; the learned library recovered {', '.join(shares)} of its lift"
+        lines.append(line)
+    return lines
