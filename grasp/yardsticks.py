@@ -86,13 +86,10 @@ async def trivial_episodes(environment: Environment, tasks: Sequence[Task]) -> l
 
 
 def recovered(none: Score, final: Score, reference: Score, stratum: str | None = None) -> float | None:
-    """The share of the reference library's lift over no skills that the final library recovered
-    (None when the reference shows no lift to recover)."""
-    def passed(part: Score) -> float:
-        if stratum is None:
-            return part.accuracy
-        got, total = part.strata.get(stratum, [0, 0])
-        return got / total if total else 0.0
+    """The share of the reference library's lift over no skills that the final library recovered, on the
+    same items (None when the reference shows no lift to recover)."""
+    def passed(part: Score) -> int:
+        return part.passed if stratum is None else part.strata.get(stratum, [0, 0])[0]
 
     lift = passed(reference) - passed(none)
     return (passed(final) - passed(none)) / lift if lift > 0 else None

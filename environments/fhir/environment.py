@@ -159,10 +159,13 @@ class FhirEnvironment(Environment):
         return BRIEF
 
     def stratum(self, task: Task) -> str:
-        """"none" when the expected answer is the family's no-result answer (-1, "Patient not found"),
-        "value" otherwise (every task of a family without one)."""
-        none = getattr(FAMILIES.get(task.family), "none_answer", None)
-        return "none" if none is not None and task.solution.get("expected") == none else "value"
+        """"none" when doing nothing is right: the expected answer is the family's no-result answer (-1,
+        "Patient not found"), or an order family's branch where no order is due; "value" otherwise. Decided
+        by the family's own grader on the trivial answer with no writes, so the two can never disagree."""
+        family = FAMILIES.get(task.family)
+        if family is None:
+            return "value"
+        return "none" if family.grade(task, self.trivial_answer(task), []).passed else "value"
 
     def trivial_answer(self, task: Task) -> list[Any] | None:
         """The family's no-result answer, without a single request; an empty answer where there is none."""

@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..config import model_config_from
+from ..config import RunConfig, model_config_from
 from ..errors import ConfigError, ValidationError
 from ..evaluate import EvalResult, evaluate
 from ..models import MeteredModel, load_model
 from ..registry import load_environment
 from ..costs import role_prices, usage_cost
-from ..yardsticks import sealed_lines
+from ..yardsticks import Score, score, sealed_lines, strata_of, trivial_episodes
 from ..store import Database, LibraryStore
 from ..store.runs import ReplyCache, RunStore
 from ._common import ApiKeyOption, DbOption, console, db_path, err_console
@@ -30,6 +30,11 @@ def eval_command(
     split: Annotated[str, typer.Option(help="Split to evaluate (dev, val, ood; test is the sealed split).")] = "val",
     library: Annotated[str | None, typer.Option(help="Library NAME[@VERSION] to inject.")] = None,
     no_skills: Annotated[bool, typer.Option("--no-skills", help="Evaluate with no skills.")] = False,
+    reference: Annotated[bool, typer.Option("--reference", help="Evaluate the environment's hand-written "
+                                                                "reference library.")] = False,
+    max_rounds: Annotated[int | None, typer.Option(help="Rounds per episode [default: the environment's].")] = None,
+    notice: Annotated[str | None, typer.Option(help="The line added before the executor's last action "
+                                                    "[default: the run config's]; '' for none.")] = None,
     model: Annotated[str, typer.Option(help="Model config YAML, 'local', or openai:MODEL@URL.")] = "local",
     api_key_env: ApiKeyOption = None,
     limit: Annotated[int | None, typer.Option(help="At most N tasks.")] = None,
@@ -41,14 +46,21 @@ def eval_command(
     db: DbOption = None,
 ) -> None:
     """Evaluate a library (or no skills) on a split; the run is stored."""
-    if (library is None) == (not no_skills):
-        raise ValidationError("give exactly one of --library NAME[@VERSION] or --no-skills")
+    if sum((library is not None, no_skills, reference)) != 1:
+        raise ValidationError("give exactly one of --library NAME[@VERSION], --no-skills or --reference")
     database = Database(db_path(db))
+    options = {key: value for key, value in (("base_url", base_url), ("task_file", task_file),
+                                              ("max_rounds", max_rounds)) if value}
+    environment = load_environment(env, **options)
     skills = {}
     if library:
         skills = LibraryStore(database).resolve(library).skills
-    options = {key: value for key, value in (("base_url", base_url), ("task_file", task_file)) if value}
-    environment = load_environment(env, **options)
+    elif reference:
+        skills = {skill.name: skill for skill in environment.reference_library()}
+        if not skills:
+            raise ConfigError(f"environment {env!r} ships no reference library")
+        library = "reference"
+    notice = RunConfig().last_round_notice if notice is None else (notice or None)
     tasks = environment.tasks("all" if env == "medagentbench" else split)
     if family:
         unknown = set(family) - {task.family for task in tasks}
@@ -57,7 +69,8 @@ def eval_command(
         tasks = [task for task in tasks if task.family in family]
     tasks = tasks[:limit] if limit else tasks
     runs = RunStore(database)
-    config = {"split": split, "library": library, "model": model, "limit": limit, "families": family}
+    config = {"split": split, "library": library, "model": model, "limit": limit, "families": family,
+              "max_rounds": max_rounds, "notice": notice}
     run_id = runs.create(kind="eval", environment=env, config=config, manifest_hash=environment.manifest_hash(),
                          library=library)
     if split == "test" and env != "medagentbench":
@@ -72,7 +85,7 @@ def eval_command(
         try:
             with EpisodeProgress("eval", len(tasks)) as progress:
                 return await evaluate(environment, metered, tasks, skills, runs=runs, run_id=run_id,
-                                      concurrency=concurrency, on_episode=progress)
+                                      concurrency=concurrency, notice=notice, on_episode=progress)
         finally:
             await environment.aclose()
             await metered.aclose()
@@ -86,14 +99,24 @@ def eval_command(
     summary = {"accuracy": result.accuracy, "passed": result.passed, "total": len(result.episodes),
                "ci95": [low, high], "per_family": {s.family: [s.passed, s.total] for s in result.per_family()},
                "cache_hits": metered.hits, "cache_misses": metered.misses}
+    strata = strata_of(environment, tasks)
+    summary["strata"] = score({e.task_id: e.passed for e in result.episodes}, strata).strata
+    trivial = asyncio.run(trivial_episodes(environment, tasks))
+    summary["trivial"] = score({e.task_id: e.passed for e in trivial}, strata).model_dump()
     runs.update(run_id, status="finished", summary=summary)
-    print_eval(result)
+    print_eval(result, strata)
+    console.print(f"trivial answer: {Score.model_validate(summary['trivial']).line()}", markup=False)
 
 
-def print_eval(result: EvalResult) -> None:
+def print_eval(result: EvalResult, strata: dict[str, str] | None = None) -> None:
     table = Table("family", "passed", "total", "accuracy")
-    for score in result.per_family():
-        table.add_row(score.family, str(score.passed), str(score.total), f"{score.accuracy:.1%}")
+    for family_score in result.per_family():
+        table.add_row(family_score.family, str(family_score.passed), str(family_score.total),
+                      f"{family_score.accuracy:.1%}")
+    by_stratum = score({e.task_id: e.passed for e in result.episodes}, strata or {}).strata if strata else {}
+    if len(by_stratum) > 1:
+        for name, (passed, total) in by_stratum.items():
+            table.add_row(f"[italic]stratum {name}", str(passed), str(total), f"{passed / total:.1%}")
     low, high = result.interval()
     table.add_row("[bold]all", str(result.passed), str(len(result.episodes)),
                   f"[bold]{result.accuracy:.1%}[/] (95% CI {low:.0%}-{high:.0%})")

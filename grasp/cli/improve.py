@@ -112,7 +112,8 @@ def improve_command(
                   f"({len(result.library.skills)} skill(s)); accepted {counts.accepted}"
                   + (f" ({origins})" if origins else "") + f", refused {counts.refused}; "
                   f"gate episodes {counts.gate_episodes} (+{counts.gate_episodes_saved} saved by early reject); "
-                  f"exploration episodes {counts.explore_episodes}")
+                  f"exploration episodes {counts.explore_episodes}; trial episodes {counts.trial_episodes} "
+                  f"({counts.refused_at_trial} refused at trial)")
     if state.test:
         console.print("no skills -> final library, on the same sealed items:")
         for line in sealed_lines(state.test):

@@ -106,7 +106,8 @@ class CandidateAssembly:
             result = await self.trial.judge(key, index, candidate, trial_tasks, skills, family=contrast.family,
                                             mask=contrast.mask, forbidden=forbidden)
             if candidate.edit is not None:
-                self.note(f"{key}: candidate {index} ({candidate.origin}): {result.trial or result.refusal}")
+                self.note(f"{key}: candidate {index} ({candidate.origin}): "
+                          f"{result.refusal if result.edit is None else result.trial}")
             tried.append(result)
         return tried
 

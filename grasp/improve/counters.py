@@ -16,6 +16,8 @@ class RunCounts(BaseModel):
     gate_episodes: int = 0  # every probe episode: baselines, pool status runs, candidates
     gate_episodes_saved: int = 0  # candidate probe episodes that early reject skipped
     explore_episodes: int = 0
+    trial_episodes: int = 0  # candidates tried on the batch failures they were built for
+    refused_at_trial: int = 0  # candidates that never reached the gate: no probe episode spent on them
     accepted_by_origin: dict[str, int] = Field(default_factory=dict)
     refused_by_origin: dict[str, int] = Field(default_factory=dict)
 
@@ -29,5 +31,7 @@ def run_counts(libraries: LibraryStore, runs: RunStore, run_id: str, library: st
         gate_episodes=runs.count_episodes(run_id, phase="probe"),
         gate_episodes_saved=sum(d.evidence.episodes_saved for d in decisions),
         explore_episodes=runs.count_episodes(run_id, phase="explore"),
+        trial_episodes=runs.count_episodes(run_id, phase="trial"),
+        refused_at_trial=sum(1 for d in decisions if d.evidence.reason.startswith("refused at trial")),
         accepted_by_origin=dict(sorted(accepted.items())), refused_by_origin=dict(sorted(refused.items())),
     )

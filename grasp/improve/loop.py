@@ -184,7 +184,8 @@ class Improver:
                    if d.evidence.extra.get("decision") == key}
         for index, candidate in enumerate(candidates):
             if candidate.edit is None:
-                self._record(key, index, candidate, head, decided, reason=f"invalid proposal: {candidate.refusal}")
+                said = f"refused {candidate.refusal}" if candidate.trial else f"invalid proposal: {candidate.refusal}"
+                self._record(key, index, candidate, head, decided, reason=said)
         valid = [(index, c) for index, c in enumerate(candidates) if c.edit is not None]
         if not valid:
             return

@@ -70,7 +70,7 @@ class Trial:
             try:
                 trial_skills = apply_edit(skills, current.edit)
             except ValidationError as error:
-                return current.model_copy(update={"edit": None, "refusal": f"at trial: {error}"})
+                return current.model_copy(update={"edit": None, "trial": "refused", "refusal": f"at trial: {error}"})
             episodes = await self.run(tasks, trial_skills, f"trial:{key}:c{index}:r{attempt}")
             fixed = [e.task_id for e in episodes if e.passed]
             if fixed:
@@ -81,11 +81,12 @@ class Trial:
             repaired = await self._repair(current, episodes, tasks, skills, family=family, mask=mask,
                                           forbidden=forbidden, attempt=attempt + 1)
             if repaired.edit is None:
-                return current.model_copy(update={"edit": None, "refusal": f"at trial: fixed none of {len(tasks)} "
-                                                                           f"batch failure(s); {repaired.refusal}"})
+                return current.model_copy(update={"edit": None, "trial": "refused",
+                                                  "refusal": f"at trial: fixed none of {len(tasks)} batch "
+                                                             f"failure(s); its repair: {repaired.refusal}"})
             current = repaired
         return current.model_copy(update={
-            "edit": None,
+            "edit": None, "trial": "refused",
             "refusal": f"at trial: fixed none of {len(tasks)} batch failure(s) after {self.repairs} repair(s)"})
 
     async def _repair(self, candidate: Candidate, episodes: list[Episode], tasks: list[Task],

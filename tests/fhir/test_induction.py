@@ -61,3 +61,38 @@ def test_fhir_tasks_declare_their_mrn_code_and_clock(env: FhirEnvironment) -> No
     assert "2024-03-14T09:30:00" in variables["SINCE_24H"] and "2024-03-15T09:30:00" in variables["NOW"]
     named = next(t for t in env.tasks("dev") + env.tasks("val") if t.family == "patient_lookup")
     assert {"GIVEN", "FAMILY", "BIRTHDATE"} <= set(task_variables(named))
+
+
+def _none_task(env: FhirEnvironment, family: str) -> Task:
+    tasks = [t for split in ("dev", "val", "test") for t in env.tasks(split) if t.family == family]
+    return next(t for t in tasks if t.solution["expected"] == -1)
+
+
+def test_a_pass_on_a_none_task_never_induces_an_unconditional_none_answer(env: FhirEnvironment) -> None:
+    task = _none_task(env, "latest_mg_24h")
+    mrn = task.solution["mrn"]
+    script = [f"GET Observation?patient={mrn}&code=MG&date=ge2024-03-14T09:30:00%2B00:00&_sort=-date&_count=1",
+              "FINISH([-1])"]
+    episode = asyncio.run(run_episode(env, task, ScriptedModel(script, name="scripted-solver"), []))
+    asyncio.run(env.aclose())
+    assert episode.passed
+    body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g")).edit.skill.body
+    answer_line = next(line for line in body.splitlines() if "FINISH" in line)
+    # -1 survives only as the condition the instruction prescribes it for; the answer itself is a placeholder.
+    assert answer_line.startswith("2. If the result has no match") and "FINISH([-1])" in answer_line
+    assert answer_line.endswith("Otherwise: FINISH([<VALUE>])")
+    assert not any(line.strip().endswith("FINISH([-1])") for line in body.splitlines())
+
+
+def test_an_answer_that_appears_inside_an_id_is_still_a_placeholder(env: FhirEnvironment) -> None:
+    task = _task(env, "patient_age")
+    age = task.solution["expected"]
+    # An id that holds the answer's digits: the old rule kept an answer found anywhere in the instruction.
+    task = task.model_copy(update={"instruction": task.instruction.replace(task.solution["mrn"], f"S99{age}999"),
+                                   "variables": {**task.variables, "MRN": f"S99{age}999"}})
+    script = [f"GET Patient?identifier=S99{age}999", f"FINISH([{age}])"]
+    episode = asyncio.run(run_episode(env, task, ScriptedModel(script, name="scripted-solver"), []))
+    asyncio.run(env.aclose())
+    episode = episode.model_copy(update={"passed": True, "answer": [age]})
+    body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g")).edit.skill.body
+    assert "FINISH([<VALUE>])" in body and f"FINISH([{age}])" not in body

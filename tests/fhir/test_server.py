@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import threading
 import time
@@ -33,20 +32,6 @@ def observations(mrn: str, code: str) -> list[dict]:
 
 def when(resource: dict) -> datetime:
     return datetime.fromisoformat(resource["effectiveDateTime"])
-
-
-@pytest.fixture
-def get(world_store: WorldStore):
-    app = create_app(world_store)
-
-    def fetch(url: str, episode: str = "t", method: str = "GET", body: object = None) -> httpx.Response:
-        async def run() -> httpx.Response:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t/fhir/") as client:
-                return await client.request(method, url, headers={EPISODE_HEADER: episode},
-                                            content=None if body is None else json.dumps(body))
-        return asyncio.run(run())
-
-    return fetch
 
 
 def ids(response: httpx.Response) -> list[str]:

@@ -1,0 +1,165 @@
+"""Trial on the batch: repair from outcomes, refusal before any probe, and induction bootstrapped from a trial pass.
+
+The scripted executor here reacts to what a skill *says*: products come out right only when an injected
+skill's body tells it to CALC first; sums are always right. The scripted proposer answers the first
+proposal prompt with a skill that does not say so, and the trial's repair prompt as each test needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+from environments.arithmetic import ArithmeticEnvironment, safe_eval
+from grasp.config import ExploreConfig
+from grasp.improve import improve
+from grasp.models import ScriptedModel
+from grasp.store import Database, LibraryStore
+from grasp.store.runs import RunStore
+
+from .scripted_run import config
+
+USELESS = json.dumps({"action": "ADD", "name": "answer-products", "description": "Use for product questions.",
+                      "body": "Answer products quickly with your first guess."})
+USEFUL = json.dumps({"action": "ADD", "name": "answer-products", "description": "Use for product questions.",
+                     "body": "1. Send CALC: <A> * <B>.\n2. Answer ANSWER: <VALUE> with the computed value."})
+
+
+def body_aware_executor() -> ScriptedModel:
+    def reply(messages: list[dict[str, str]]) -> str:
+        skills = messages[0]["content"].partition("Skills learned")[2]
+        question = messages[1]["content"].split("What is ")[1].rstrip("?")
+        if "*" in question and "CALC" not in skills:
+            return "ANSWER: 0"
+        if "*" in question and len(messages) == 2:
+            return f"CALC: {question}"
+        if "*" in question:
+            return f"ANSWER: {messages[-1]['content'].strip()}"
+        return f"ANSWER: {safe_eval(question)}"
+
+    return ScriptedModel(reply, name="body-aware-executor")
+
+
+def scripted_proposer(repair: str, prompts: list[str]) -> ScriptedModel:
+    def reply(messages: list[dict[str, str]]) -> str:
+        text = messages[-1]["content"]
+        prompts.append(text)
+        if "classify" in messages[0]["content"]:
+            count = int(re.search(r"Give exactly (\d+) labels", text).group(1))
+            return json.dumps({"labels": ["guessed_product"] * count})
+        if "name reusable procedures" in messages[0]["content"]:
+            return json.dumps({"name": "calc-products", "description": "Use when asked for a product.",
+                               "advice": "Compute first."})
+        if "fixed none of them" in text:
+            return repair
+        return USELESS
+
+    return ScriptedModel(reply, name="trial-proposer")
+
+
+def trial_config():
+    cfg = config(candidates=1, epochs=1, trial=True, repairs=2)
+    return cfg.model_copy(update={"explore": ExploreConfig(attempts=0)})
+
+
+def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_with_no_probe(tmp_path: Path) -> None:
+    db, prompts = tmp_path / "g.db", []
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(), trial_config(),
+                                 db=db, proposer=scripted_proposer(USELESS, prompts), run_id="t"))
+    runs = RunStore(Database(db))
+    decisions = LibraryStore(db).decisions("t", run_id="t")
+    assert decisions and all(d.evidence.reason.startswith("refused at trial: fixed none") for d in decisions)
+    assert "after 2 repair(s)" in decisions[0].evidence.reason
+    assert runs.count_episodes("t", phase="probe") == 0  # nothing reached the gate
+    assert result.counts.refused_at_trial == len(decisions) and result.counts.gate_episodes == 0
+    # Each try ran on the batch's failing products: the first proposal and two repairs.
+    trial = runs.episodes("t", phase="trial", key_prefix="trial:e1:b0:")
+    family = trial[0].family
+    batch_failures = {e.task_id for e in runs.episodes("t", phase="train", key_prefix="train:e1:b0:")
+                      if not e.passed and e.family == family}
+    assert {e.task_id for e in trial} == batch_failures  # the decision family's failures in this batch, no others
+    assert len(trial) == 3 * len(batch_failures) and not any(e.passed for e in trial)
+    # The repair prompt showed what happened on dev: what was sent, and "answered X, expected Y", masked.
+    repair = next(text for text in prompts if "fixed none of them" in text)
+    assert "sent: ANSWER: 0" in repair and "answered [0], expected" in repair
+    assert "<A>" in repair and "<B>" in repair  # the operands are placeholders, not this task's numbers
+
+
+def test_a_repair_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_induction(tmp_path: Path) -> None:
+    db, prompts = tmp_path / "g.db", []
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(), trial_config(),
+                                 db=db, proposer=scripted_proposer(USEFUL, prompts), run_id="t"))
+    runs = RunStore(Database(db))
+    decisions = LibraryStore(db).decisions("t", run_id="t")
+    first = [d for d in decisions if d.evidence.extra.get("decision") == "e1:b0"]
+    accepted = [d for d in first if d.result_version is not None]
+    assert accepted and accepted[0].origin == "trial-repaired" and "CALC: <A> * <B>" in accepted[0].edit.skill.body
+    assert runs.count_episodes("t", phase="probe") > 0
+    first_try = runs.episodes("t", phase="trial", key_prefix="trial:e1:b0:c0:r0:")
+    repaired = runs.episodes("t", phase="trial", key_prefix="trial:e1:b0:c0:r1:")
+    assert first_try and not any(e.passed for e in first_try) and any(e.passed for e in repaired)
+    assert result.counts.trial_episodes == runs.count_episodes("t", phase="trial")
+
+
+def test_a_trial_pass_is_a_passing_trace_for_induction_when_nothing_else_passed(tmp_path: Path) -> None:
+    from grasp.environment import Episode
+    from grasp.improve.explore import find_pass
+    from grasp.improve.induction import induce
+
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    task = next(t for t in environment.tasks("dev") if t.family == "product")
+    runs = RunStore(Database(tmp_path / "g.db"))
+    run_id = runs.create(kind="improve", environment="arithmetic", config={})
+    question = task.instruction.split("What is ")[1].rstrip("?")
+    passed = Episode(task_id=task.id, family="product", passed=True, answer=[safe_eval(question)], step_ok=[True, True],
+                     messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
+                               {"role": "assistant", "content": f"CALC: {question}"},
+                               {"role": "user", "content": str(safe_eval(question))},
+                               {"role": "assistant", "content": f"ANSWER: {safe_eval(question)}"}])
+    failing = passed.model_copy(update={"passed": False, "task_id": "other"})
+    assert find_pass([failing], "product", runs, run_id) == []
+    runs.save_episode(run_id, f"trial:e1:b0:c0:r1:{task.id}:x", "trial", passed)
+    found = find_pass([failing], "product", runs, run_id)
+    assert [e.task_id for e in found] == [task.id]
+    induced = asyncio.run(induce(found[0], task, environment, None, library={}, capacity=4, group="g"))
+    assert induced.edit is not None and "CALC: <A> * <B>" in induced.edit.skill.body
+    assert "ANSWER: <VALUE>" in induced.edit.skill.body
+
+
+def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exists() -> None:
+    from grasp.environment import Episode
+    from grasp.improve.sources import Contrast, ProposerSource
+    from grasp.improve.proposer import masker
+
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    tasks = {t.id: t for t in environment.tasks("dev")}
+    products = [t for t in tasks.values() if t.family == "product"]
+    solved, failed = products[0], products[1]
+    question = solved.instruction.split("What is ")[1].rstrip("?")
+    value = safe_eval(question)
+    passing = Episode(task_id=solved.id, family="product", passed=True, answer=[value], step_ok=[True, True],
+                      messages=[{"role": "system", "content": "s"}, {"role": "user", "content": solved.instruction},
+                                {"role": "assistant", "content": f"CALC: {question}"},
+                                {"role": "user", "content": str(value)},
+                                {"role": "assistant", "content": f"ANSWER: {value}"}])
+    failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]",
+                      messages=[{"role": "system", "content": "s"}, {"role": "user", "content": failed.instruction},
+                                {"role": "assistant", "content": "ANSWER: 0"}])
+
+    def prompts_for(passes: list[Episode]) -> str:
+        prompts: list[str] = []
+        source = ProposerSource(environment, scripted_proposer(USELESS, prompts), trial_config(),
+                                evidence=dict, on_note=lambda text: None)
+        contrast = Contrast(key="k", label="l", family="product", failing=[failing], passing=passes, skills={},
+                            tasks=tasks, seen=[failed.id], seed=0, mask=masker(environment, [failed]))
+        asyncio.run(source.candidates(contrast))
+        return prompts[0]
+
+    stock = prompts_for([])
+    drawn = prompts_for([passing])
+    assert "look-up-before-answering" in stock  # the environment's own stock example, with no pass yet
+    example = drawn.split("Example of the format, for a different task:\n", 1)[1]
+    assert "look-up-before-answering" not in example
+    assert "CALC: <A> * <B>" in example and "ANSWER: <VALUE>" in example and str(value) not in example
