@@ -22,12 +22,10 @@ from .environment import Environment
 from .improve import improve
 from .improve.methods import method_config
 from .models.base import Model
-from .stats import Paired
+from .stats import Paired, t95
 from .store import Database, LibraryStore
 from .store.runs import RunStore
 
-# Two-sided 95% t quantiles by degrees of freedom (the CI over a handful of seeds is a t-interval).
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
 class MethodRow(BaseModel):
@@ -58,7 +56,7 @@ def interval(values: list[float]) -> tuple[float, float, float]:
     centre = mean(values)
     if len(values) < 2:
         return centre, centre, centre
-    half = T95.get(len(values) - 1, 1.96) * stdev(values) / math.sqrt(len(values))
+    half = t95(len(values) - 1) * stdev(values) / math.sqrt(len(values))
     return centre, max(0.0, centre - half), min(1.0, centre + half)
 
 

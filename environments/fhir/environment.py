@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
+from starlette.applications import Starlette
 
 from grasp.environment import Environment, ProposerBrief, Session, Step
 from grasp.skillfiles import import_skills
@@ -123,6 +124,7 @@ class FhirEnvironment(Environment):
         self.base_url = (base_url.rstrip("/") + "/") if base_url else IN_PROCESS_BASE
         self._world_store = world_store
         self._client: httpx.AsyncClient | None = None
+        self.app: Starlette | None = None  # the in-process server, once started (its state holds server_errors)
 
     def tasks(self, split: str) -> list[Task]:
         return [with_variables(task) for task in self.manifest.split(split)]
@@ -195,7 +197,9 @@ class FhirEnvironment(Environment):
                 if self._world_store is None:
                     world = self.manifest.world
                     self._world_store = WorldStore.open(int(world.get("seed", 42)), int(world.get("patients", 100)))
-                transport = httpx.ASGITransport(app=create_app(self._world_store))
+                # A server bug answers 500 in process exactly as over HTTP, never an exception in the client.
+                self.app = self.app or create_app(self._world_store)
+                transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
             self._client = httpx.AsyncClient(transport=transport, base_url=self.base_url, timeout=30.0)
         return self._client
 

@@ -49,6 +49,7 @@ def outcome(status: int, message: str, code: str = "invalid") -> FhirJSON:
 def create_app(store: WorldStore) -> Starlette:
     """The ASGI app; the same object serves in process and over HTTP."""
     ids = itertools.count(1)
+    server_errors: list[str] = []  # every request that raised in here (a bug): app.state.server_errors
     updated_episodes: set[str] = set()
 
     def base_url(request: Request) -> str:
@@ -201,6 +202,7 @@ def create_app(store: WorldStore) -> Starlette:
         return outcome(405, f"Method {request.method} is not allowed on {request.url.path}", "not-supported")
 
     async def server_error(request: Request, exc: Exception) -> Response:
+        server_errors.append(f"{request.method} {request.url}: {type(exc).__name__}: {exc}")
         return outcome(500, f"Internal error: {type(exc).__name__}", "exception")
 
     routes = [
@@ -213,7 +215,9 @@ def create_app(store: WorldStore) -> Starlette:
         Route("/_grasp/episodes/{episode}/writes", episode_writes, methods=["GET"]),
         Route("/_grasp/episodes/{episode}", drop_episode, methods=["DELETE"]),
     ]
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: bad_method, 500: server_error})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: bad_method, 500: server_error})
+    app.state.server_errors = server_errors
+    return app
 
 
 def subsetted(body: str, subset: Subset) -> str:

@@ -35,7 +35,7 @@ def within_budget(parts: list[str], budget_chars: int) -> tuple[list[str], int]:
 
 def complaints(episodes: list[Episode], *, limit: int = 3, chars: int = 400) -> list[str]:
     """What the environment said back to steps it did not accept (a 4xx, an invalid action), whole and
-    deduplicated: its words usually name the fix ("Did you mean '_sort'?"), so the proposer reads them
+    deduplicated: its words usually name the fix ("Did you mean 'x'?"), so the proposer reads them
     unclipped instead of cut off inside a trace."""
     said: list[str] = []
     for episode in episodes:

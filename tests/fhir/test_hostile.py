@@ -67,23 +67,54 @@ def hostile_env(tmp_path_factory: pytest.TempPathFactory) -> FhirEnvironment:
     return FhirEnvironment(world_store=store)
 
 
+def hostile_step(environment: FhirEnvironment, reply: str) -> Step:
+    task = environment.tasks("dev")[0]
+
+    async def one() -> Step:
+        session = await environment.open(task)
+        try:
+            return await session.step(reply.replace("{base}", environment.base_url))
+        finally:
+            await session.close()
+            await environment.aclose()  # the client belongs to this event loop
+
+    return asyncio.run(one())
+
+
+def assert_no_server_error(environment: FhirEnvironment, step: Step) -> None:
+    """The server raised on nothing: its error handler saw no exception, and no observation is a 500."""
+    assert environment.app is not None and environment.app.state.server_errors == []
+    assert "HTTP 500" not in step.observation, step.observation
+
+
 @settings(max_examples=1000, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(reply=replies)
 def test_no_generated_reply_raises_out_of_a_session(hostile_env: FhirEnvironment, reply: str) -> None:
-    task = hostile_env.tasks("dev")[0]
+    assert_no_server_error(hostile_env, hostile_step(hostile_env, reply))
 
-    async def one() -> Step:
-        session = await hostile_env.open(task)
-        try:
-            return await session.step(reply.replace("{base}", hostile_env.base_url))
-        finally:
-            await session.close()
-            await hostile_env.aclose()  # the client belongs to this event loop
 
-    step = asyncio.run(one())
-    assert isinstance(step, Step)
-    assert "HTTP 500" not in step.observation, step.observation
+def test_a_server_route_that_raises_fails_the_property_check(monkeypatch: pytest.MonkeyPatch,
+                                                             world_store: WorldStore) -> None:
+    """Mutation check: the property test above can fail. A search that raises on one input is seen."""
+    import environments.fhir.server as server
+
+    real = server.build_query
+
+    def broken(rtype, params, episode, **options):
+        if ("code", "BOOM") in params:
+            raise RuntimeError("a bug in the server")
+        return real(rtype, params, episode, **options)
+
+    monkeypatch.setattr(server, "build_query", broken)
+    environment = FhirEnvironment(world_store=world_store)
+    fine = hostile_step(environment, "GET {base}Observation?code=MG")
+    assert_no_server_error(environment, fine)
+    step = hostile_step(environment, "GET {base}Observation?code=BOOM")
+    assert step.failed and "HTTP 500" in step.observation
+    with pytest.raises(AssertionError):
+        assert_no_server_error(environment, step)
+    assert environment.app.state.server_errors[0].endswith("RuntimeError: a bug in the server")
 
 
 @pytest.mark.parametrize("query", ["date=9999", "date=le9999-12-31", "date=gt9999-12-31T23:59:59",

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import httpx
 import pytest
-import uvicorn
 
 from environments.fhir.environment import FhirEnvironment
 from environments.fhir.server import create_app
 from environments.fhir.storage import WorldStore
 from environments.fhir.subset import SUBSETTED
 
+from ..helpers import serve
 from .test_server import MRN, observations, when
 
 SUBSET_TAG = {"system": SUBSETTED["system"], "code": "SUBSETTED"}
@@ -99,22 +95,9 @@ def test_the_agents_api_description_lists_the_subsetting_parameters(env: FhirEnv
 
 
 def test_elements_over_real_http(world_store: WorldStore) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(world_store), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 10
-        while not server.started and time.time() < deadline:
-            time.sleep(0.05)
-        response = httpx.get(f"http://127.0.0.1:{port}/fhir/Observation",
-                             params={"patient": MRN, "code": "GLU", "_sort": "-date", "_count": 1,
-                                     "_elements": "valueQuantity"})
-        latest = max(observations(MRN, "GLU"), key=when)
-        resource = response.json()["entry"][0]["resource"]
-        assert resource["valueQuantity"] == latest["valueQuantity"] and "code" not in resource
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(world_store)) as base:
+        response = httpx.get(f"{base}/fhir/Observation", params={"patient": MRN, "code": "GLU", "_sort": "-date",
+                                                                 "_count": 1, "_elements": "valueQuantity"})
+    latest = max(observations(MRN, "GLU"), key=when)
+    resource = response.json()["entry"][0]["resource"]
+    assert resource["valueQuantity"] == latest["valueQuantity"] and "code" not in resource

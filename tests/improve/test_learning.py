@@ -55,12 +55,15 @@ def test_exploration_finds_a_pass_that_induction_turns_into_an_accepted_skill(tm
     db = tmp_path / "g.db"
     environment = ArithmeticEnvironment(seed=2, per_split=18)
     useless = [proposal(f"be-careful-{i}", f"Use always, variant {i}.", "Be careful and check twice.") for i in range(9)]
-    result = asyncio.run(improve(environment, lucky_executor(), run_config(), db=db, proposer=proposer(useless),
+    executor = lucky_executor()
+    result = asyncio.run(improve(environment, executor, run_config(), db=db, proposer=proposer(useless),
                                  run_id="r1"))
     runs = RunStore(Database(db))
     explored = runs.episodes("r1", phase="explore")
     assert explored and any(e.passed for e in explored)
-    assert result.counts.explore_episodes == len(explored)
+    # Counted from the model's side: each exploring episode's calls share one sampling seed at 0.9.
+    sampled = {options["seed"] for options in executor.options if options.get("temperature") == 0.9}
+    assert result.counts.explore_episodes == len(sampled) == len(explored)
     assert result.counts.accepted_by_origin.get("induced", 0) >= 1
     induced = [d for d in LibraryStore(db).decisions("r1", run_id="r1") if d.origin == "induced" and d.result_version]
     body = induced[0].edit.skill.body
@@ -158,10 +161,21 @@ def test_a_custom_environment_without_hooks_gets_a_domain_neutral_proposer_promp
         assert word not in system + user
 
 
-def test_the_generic_loop_knows_nothing_of_fhir() -> None:
-    hits = [f"{path.relative_to(ROOT)}:{number}" for path in sorted((ROOT / "grasp" / "improve").rglob("*.py"))
-            for number, line in enumerate(path.read_text().splitlines(), 1) if re.search("fhir", line, re.I)]
+DOMAIN_WORDS = re.compile(r"fhir|FHIR|Observation\?|Patient|_sort\b|\bMRN\b|Bundle")  # the grep
+
+
+def test_the_generic_loop_and_agent_know_nothing_of_fhir() -> None:
+    folders = [ROOT / "grasp" / "improve", ROOT / "grasp" / "agent"]
+    hits = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}" for folder in folders
+            for path in sorted(folder.rglob("*.py"))
+            for number, line in enumerate(path.read_text().splitlines(), 1) if DOMAIN_WORDS.search(line)]
     assert hits == []
+
+
+def test_the_domain_word_check_finds_what_it_looks_for() -> None:
+    for line in ("GET Observation?patient=x", "a Bundle", "the MRN", "_sort=-date", "a FHIR server", "environments.fhir"):
+        assert DOMAIN_WORDS.search(line), line
+    assert not DOMAIN_WORDS.search("sort the results; patience; bundled")
 
 
 def test_placeholders_in_a_proposal_are_kept_and_copied_values_are_abstracted(tmp_path: Path) -> None:

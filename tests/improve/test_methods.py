@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
+from statistics import stdev
+
+import pytest
 
 from environments.arithmetic import ArithmeticEnvironment
 from grasp.bench import markdown, run_bench, seeds_from, write_html
@@ -94,6 +98,35 @@ def test_two_seeds_change_the_batches_and_the_probes_and_one_seed_repeats_them(t
     assert seeds_from(base(), 3) == [3, 4, 5]
 
 
+def test_the_gate_cost_counts_the_baseline_and_each_candidates_episodes_by_hand() -> None:
+    from types import SimpleNamespace
+
+    from grasp.bench import MethodRow, _gate_cost
+
+    def decision(key: str, run: int, probe: int = 6) -> SimpleNamespace:
+        return SimpleNamespace(evidence=SimpleNamespace(episodes_run=run, extra={"decision": key,
+                                                                                 "probe": ["t"] * probe}))
+
+    row = MethodRow(method="m", seeds=[], accuracy=[], mean=0, low=0, high=0)
+    # One decision, two candidates on a probe of 6: baseline 6 + 6 + 3 (early reject) = 15; exhaustive 3 x 6.
+    _gate_cost(row, [decision("e1:b0", 6), decision("e1:b0", 3),
+                     SimpleNamespace(evidence=SimpleNamespace(episodes_run=0, extra={"decision": "e1:b1"}))])
+    assert (row.decisions, row.probe_episodes, row.exhaustive_episodes) == (1, 15, 18)
+
+
+def test_the_t_interval_uses_the_exact_quantile_beyond_ten_degrees_of_freedom() -> None:
+    from grasp.bench import interval
+    from grasp.stats import t95
+
+    assert t95(2) == 4.303 and t95(30) == 2.042
+    assert t95(40) == pytest.approx(2.0211, abs=2e-4) and t95(120) == pytest.approx(1.9799, abs=2e-4)
+    centre, low, high = interval([0.50, 0.52, 0.54])  # sd 0.02, n 3: half = 4.303 * 0.02 / sqrt(3)
+    assert (centre, low, high) == pytest.approx((0.52, 0.52 - 0.049687, 0.52 + 0.049687), abs=1e-6)
+    values = [0.5 + 0.01 * (i % 3) for i in range(41)]  # 40 degrees of freedom: 2.021, not 1.96
+    centre_41, _, high_41 = interval(values)
+    assert high_41 - centre_41 == pytest.approx(t95(40) * stdev(values) / math.sqrt(41))
+
+
 def test_a_bench_runs_methods_over_seeds_resumably_and_tabulates_them(tmp_path: Path) -> None:
     db = tmp_path / "bench.db"
     environment = ArithmeticEnvironment(seed=1, per_split=18)
@@ -107,11 +140,24 @@ def test_a_bench_runs_methods_over_seeds_resumably_and_tabulates_them(tmp_path: 
     methods = [row.method for row in result.rows]
     assert methods == ["no skills", "grasp", "ungated-k1"]
     grasp_row = result.rows[1]
-    assert grasp_row.seeds == [3, 4] and len(grasp_row.paired) == 2 and grasp_row.low <= grasp_row.mean <= grasp_row.high
-    assert grasp_row.episodes["gate"] > 0 and grasp_row.probe_episodes <= grasp_row.exhaustive_episodes
+    assert grasp_row.seeds == [3, 4] and len(grasp_row.paired) == 2
+    centre = sum(grasp_row.accuracy) / 2  # two seeds: one degree of freedom, t = 12.706
+    half = 12.706 * abs(grasp_row.accuracy[0] - grasp_row.accuracy[1]) / math.sqrt(2) / math.sqrt(2)
+    assert grasp_row.mean == pytest.approx(centre)
+    assert (grasp_row.low, grasp_row.high) == pytest.approx((max(0.0, centre - half), min(1.0, centre + half)))
+    runs = RunStore(Database(db))
+    for seed, pair in zip(grasp_row.seeds, grasp_row.paired, strict=True):  # fixed / broken from the stored items
+        run = f"b1-grasp-s{seed}"
+        before = {e.task_id: e.passed for e in runs.episodes(run, phase="test", key_prefix="test:none:")}
+        after = {e.task_id: e.passed for e in runs.episodes(run, phase="test", key_prefix="test:final:")} or before
+        assert pair.fixed == sum(after[i] and not before[i] for i in before)
+        assert pair.broken == sum(before[i] and not after[i] for i in before)
+    assert grasp_row.episodes["gate"] == sum(runs.count_episodes(f"b1-grasp-s{s}", phase="probe") for s in (3, 4))
     assert result.rows[2].episodes["gate"] == 0  # ungated with one candidate never probes
     text = markdown(result)
-    assert "| grasp |" in text and "fixed" not in text.split("\n")[0]
+    grasp_line = next(line for line in text.splitlines() if line.startswith("| grasp |"))
+    for seed, pair in zip(grasp_row.seeds, grasp_row.paired, strict=True):
+        assert f"s{seed}: +{pair.fixed}/-{pair.broken}, p={pair.p_value:.3g}" in grasp_line
     page = write_html(result, tmp_path / "b1.html").read_text()
     assert page.count("<svg") == 2
     before = RunStore(Database(db)).count_episodes("b1-grasp-s3")
