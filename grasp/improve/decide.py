@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..agent.runner import run_tasks
 from ..edits import Edit, Evidence
@@ -24,6 +24,8 @@ class Judged(BaseModel):
     tally: Tally | None
     accepted: bool
     reason: str
+    episodes: list[Episode | None] = Field(default_factory=list, exclude=True)  # the candidate's probe runs
+    probe: list[str] | None = None  # the items it was judged on, when not the decision's own probe
 
 
 class GateRunner:
@@ -61,7 +63,7 @@ class GateRunner:
         ok, reason = self.rule.judge(result)
         if result.skipped:
             reason += f" (stopped early: {result.skipped} probe episode(s) saved)"
-        return Judged(edit=edit, tally=result, accepted=ok, reason=reason)
+        return Judged(edit=edit, tally=result, accepted=ok, reason=reason, episodes=list(episodes))
 
 
 def evidence_for(judged: Judged, rule: AcceptanceRule, *, accepted: bool, reason: str, models: dict[str, str],

@@ -207,11 +207,15 @@ class Improver:
             judged.append(await self.gate.judge(probe, baseline, head.skills, candidate.edit))
         winner = best(judged)
         if winner is not None and winner.tally and winner.tally.regressions and self.config.loop.revise:
-            revised = await self.reviser.revise(key, probe, baseline, head.skills, winner, self.state, self.save)
+            async def fresh_probe(shown: set[str]) -> list[Task]:
+                return await self._probe(f"{key}:revision", exclude | shown, head.skills)
+
+            revised = await self.reviser.revise(key, probe, head.skills, winner, self.state, self.save, fresh_probe)
             if revised is not None:
                 origin = candidates[valid[judged.index(winner)][0]].origin
+                shown = self.state.proposals[f"{key}:revision"][0].get("seen", [])
                 candidates.append(Candidate(edit=revised.edit, group="revision", origin="revision",
-                                            seen=sorted({*valid[judged.index(winner)][1].seen}), refusal=None))
+                                            seen=sorted({*valid[judged.index(winner)][1].seen, *shown}), refusal=None))
                 valid.append((len(candidates) - 1, candidates[-1]))
                 judged.append(revised)
                 winner = revised
@@ -228,7 +232,9 @@ class Improver:
         """The one path every decision takes: stored with its run, once (a resume skips it), announced."""
         models = {"executor": self.executor.id, "proposer": self.proposer.id}
         extra = {"decision": key, "candidate": index, "group": candidate.group, "seen": candidate.seen}
-        if probe is not None:
+        if judged is not None and judged.probe is not None:  # judged on a probe of its own (a revision)
+            extra["probe"] = judged.probe
+        elif probe is not None:
             extra["probe"] = [task.id for task in probe]
         if accepted and judged is not None:
             evidence = evidence_for(judged, self.rule, accepted=True, reason=judged.reason, models=models, extra=extra)
