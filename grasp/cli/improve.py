@@ -61,7 +61,11 @@ def improve_command(
     env: Annotated[str | None, typer.Option("--env", help="Environment (overrides the config): built-in name, "
                                                           "package.module:Class, or an entry point.")] = None,
     model: Annotated[str | None, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (overrides the config).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (overrides the config; the config's library becomes "
+                                                  "NAME-sSEED, so that seeds never share one).")] = None,
+    library: Annotated[str | None, typer.Option(help="Library to learn into (overrides the config).")] = None,
+    continue_library: Annotated[bool, typer.Option(help="Build on a library that an earlier run learned "
+                                                        "into.")] = False,
     resume: Annotated[str | None, typer.Option(help="Continue the stored run RUN from its last finished step.")] = None,
     force: Annotated[bool, typer.Option(help="Resume even when the environment, a model or the tasks differ from the "
                                              "run's record (the override is recorded).")] = False,
@@ -79,6 +83,10 @@ def improve_command(
             updates["environment"] = env
         if seed is not None:
             updates["seed"] = seed
+            if run_config.library and not library:
+                updates["library"] = f"{run_config.library}-s{seed}"
+        if library:
+            updates["library"] = library
         if model:
             updates["executor"] = model_config_from(model, api_key_env=api_key_env)
         run_config = run_config.model_copy(update=updates)
@@ -94,6 +102,7 @@ def improve_command(
             with view.progress:
                 return await improve(environment, executor, run_config, db=path, proposer=proposer, resume=resume,
                                      force=force, run_id=None if resume else run_id, on_event=view.event,
+                                     continue_library=continue_library,
                                      on_episode=view.progress)
         finally:
             await environment.aclose()

@@ -41,6 +41,7 @@ async def improve(
     on_episode=None,
     rule: AcceptanceRule | None = None,
     sources: list[CandidateSource] | None = None,
+    continue_library: bool = False,
 ) -> ImproveResult:
     """Learn a library for ``environment`` with ``model``; returns the run and its final library.
 
@@ -49,6 +50,10 @@ async def improve(
     (``force`` overrides that, and the override is recorded in the run's notes). ``rule`` and
     ``sources`` replace the acceptance rule and the candidate sources the config names (a new method
     from Python: any object with ``judge(tally)`` / ``async candidates(contrast)``).
+
+    A new run into a library that another run already learned into is refused unless
+    ``continue_library``: it would silently start from that run's skills (two seeds in one database,
+    say), and its no-skills -> final comparison would credit it with them.
     """
     database = Database(db)
     libraries, runs = LibraryStore(database), RunStore(database)
@@ -75,6 +80,12 @@ async def improve(
             config = config.model_copy(update={"environment": environment.name})
         if config.library:  # a capacity that differs from the existing library's is refused before the run exists
             libraries.create(config.library, capacity=config.loop.capacity, exist_ok=True)
+            earlier = sorted({d.run_id for d in libraries.decisions(config.library)
+                              if d.run_id and d.result_version is not None})
+            if earlier and not continue_library:
+                raise ConfigError(f"library {config.library!r} already holds skills that run {earlier[-1]} learned; a "
+                                  "new run would start from them. Name another library (--library), or build on it "
+                                  "on purpose with --continue-library")
         run_id = runs.create(kind="improve", environment=environment.name, config=config.model_dump(mode="json"),
                              manifest_hash=environment.manifest_hash(), library=config.library, run_id=run_id)
         library = config.library or run_id

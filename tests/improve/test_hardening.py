@@ -286,3 +286,22 @@ def test_a_run_recorded_with_unknown_settings_is_refused_in_one_line_on_resume(t
     runs.update("r1", status="interrupted", config={**old, "loop": {**old["loop"], "collapse_threshold": 0.05}})
     with pytest.raises(ConfigError, match="run r1 was recorded with a config this grasp cannot read"):
         asyncio.run(run(str(db), resume="r1"))
+
+
+def test_a_second_run_into_a_library_another_run_learned_into_is_refused(tmp_path: Path) -> None:
+    from grasp.errors import ConfigError
+
+    from .scripted_run import DEFAULT_PROPOSALS, config, executor, proposer
+
+    db = tmp_path / "g.db"
+    cfg = config(candidates=1, epochs=1).model_copy(update={"library": "shared"})
+    first = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), cfg, db=db,
+                                proposer=proposer(DEFAULT_PROPOSALS, by_seed=3), run_id="one"))
+    assert first.library.number > 0  # it learned something, so a second run would inherit it
+    with pytest.raises(ConfigError, match="already holds skills that run one learned"):
+        asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), cfg.model_copy(update={"seed": 4}),
+                            db=db, proposer=proposer(DEFAULT_PROPOSALS, by_seed=4), run_id="two"))
+    again = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), cfg.model_copy(update={"seed": 4}),
+                                db=db, proposer=proposer(DEFAULT_PROPOSALS, by_seed=4), run_id="two",
+                                continue_library=True))
+    assert again.library.number >= first.library.number
