@@ -64,6 +64,18 @@ def _families(runs: RunStore, run_id: str) -> list[dict[str, Any]]:
              "final_passed": v["final"][0], "final_total": v["final"][1]} for name, v in sorted(counts.items())]
 
 
+def _followed(runs: RunStore, run_id: str) -> list[dict[str, Any]]:
+    """Which injected skill each final-library test episode followed, by family: a family whose episodes
+    follow another family's skill (or none) shows where selection, not the skill, failed."""
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for episode in runs.episodes(run_id, phase="test", key_prefix="test:final:"):
+        cell = counts[(episode.family, episode.followed or "(none)")]
+        cell[0] += int(episode.passed)
+        cell[1] += 1
+    return [{"family": family, "skill": skill, "passed": passed, "total": total}
+            for (family, skill), (passed, total) in sorted(counts.items())]
+
+
 def _strata_rows(test: dict[str, Any]) -> list[dict[str, str]]:
     """Per stratum (and overall): trivial answer, no skills, final library, reference library."""
     if not test.get("trivial"):
@@ -101,7 +113,7 @@ def write_report(db: Database, run_id: str, target: Path) -> Path:
                        [f["final_passed"] / max(1, f["final_total"]) for f in families]) if families else ""
     page = TEMPLATES.get_template("report.html.j2").render(
         run=info, library=library, test=test, test_rows=test_rows, strata_rows=strata_rows,
-        yardsticks=sealed_lines(test) if test else [],
+        yardsticks=sealed_lines(test) if test else [], followed=_followed(runs, run_id),
         paired=Paired.model_validate(test["paired"]) if test.get("paired") else None,
         val=val, checkpoint=state.get("checkpoint"), dev=state.get("dev_accuracy") or [], families=families,
         decisions=_decisions(libraries, library, run_id), counts=run_counts(libraries, runs, run_id, library),

@@ -231,3 +231,14 @@ def test_skill_selection_ranks_by_fit_and_never_picks_another_familys_skill() ->
     # untagged skills follow by the share of their description the task matches, not by the count.
     assert select_skills([window, latest, loose, vague], task, 3) == [latest, loose, vague]
     assert select_skills([window], task, 3) == []
+
+
+def test_the_skill_an_episode_followed_is_the_one_its_actions_match() -> None:
+    from grasp.agent.selection import followed
+    from grasp.skills import Skill
+
+    latest = Skill(name="latest", description="Use for the latest value.", body="GET Observation?patient=<MRN>&_sort=-date")
+    lookup = Skill(name="lookup", description="Use to find a patient.", body="GET Patient?given=<GIVEN>&family=<FAMILY>")
+    assert followed([latest, lookup], ["GET Observation?patient=S1&_sort=-date&_count=1", "FINISH([5])"]) == "latest"
+    assert followed([latest, lookup], ["GET Patient?given=Ann&family=Lee"]) == "lookup"
+    assert followed([latest, lookup], ["FINISH([5])"]) is None and followed([], ["GET Observation?x"]) is None

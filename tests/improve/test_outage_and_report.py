@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from environments.arithmetic import ArithmeticEnvironment
 from grasp.models import ModelUnavailable, ScriptedModel
 from grasp.improve import improve
 from grasp.report import write_report
+from grasp.yardsticks import sealed_lines
 from grasp.store import Database
 from grasp.store.runs import RunStore
 
@@ -51,3 +53,6 @@ def test_report_shows_test_results_decisions_and_tokens(tmp_path: Path) -> None:
         assert fragment in text, fragment
     assert "<script" not in text and not re.search(r"(src|href)=[\"']?https?:", text)  # self-contained
     assert text.count("<svg") == 2  # the learning curve and the per-family bars
+    runs = RunStore(Database(db))
+    first_line = next(line for line in sealed_lines(runs.get("rep").state["test"]))
+    assert first_line.startswith("sealed test: ") and html.escape(first_line, quote=False) in text
