@@ -44,6 +44,12 @@ class MethodRow(BaseModel):
     probe_episodes: int = 0  # what the gate spent on them
     exhaustive_episodes: int = 0  # what an exhaustive gate would have: (1 + K) x N, plus N per revision
     curve: list[tuple[int, float]] = Field(default_factory=list)  # mean val accuracy per epoch
+    strata: dict[str, list[float]] = Field(default_factory=dict)  # per stratum: sealed-test accuracy per seed
+    paired_strata: list[dict[str, Paired]] = Field(default_factory=list)  # per seed, per stratum, vs no skills
+
+    def stratum_mean(self, name: str) -> float | None:
+        values = self.strata.get(name) or []
+        return mean(values) if values else None
 
 
 class BenchResult(BaseModel):
@@ -106,6 +112,7 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
     runs, libraries = RunStore(database), LibraryStore(database)
     rows: list[MethodRow] = []
     none: dict[int, float] = {}
+    yardsticks: dict[str, dict[int, dict]] = {"no skills": {}, "trivial answer": {}, "reference library": {}}
     for method in methods:
         row = MethodRow(method=method, seeds=[], accuracy=[], mean=0.0, low=0.0, high=0.0)
         curves: dict[int, list[float]] = defaultdict(list)
@@ -121,6 +128,15 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
             none.setdefault(seed, test["no_skills"]["accuracy"])
             if test.get("paired"):
                 row.paired.append(Paired.model_validate(test["paired"]))
+            _add_strata(row, test.get("final_strata") or {})
+            row.paired_strata.append({name: Paired.model_validate(p) for name, p in (test.get("strata") or {}).items()})
+            # The same items for every method of a seed: the yardsticks are read from the first run that has them.
+            yardsticks["no skills"].setdefault(seed, {"passed": test["no_skills"]["passed"],
+                                                      "total": test["no_skills"]["total"],
+                                                      "strata": test.get("no_skills_strata") or {}})
+            for name, key in (("trivial answer", "trivial"), ("reference library", "reference")):
+                if test.get(key):
+                    yardsticks[name].setdefault(seed, test[key])
             for point in state.get("val") or []:
                 curves[point["epoch"]].append(point["accuracy"])
             for name, phases in (("training", ("train", "explore")), ("gate", ("probe",)),
@@ -138,11 +154,24 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
         row.episodes, row.tokens = dict(episodes), dict(tokens)
         row.curve = [(epoch, mean(values)) for epoch, values in sorted(curves.items())]
         rows.append(row)
-    if none:
-        centre, low, high = interval([none[seed] for seed in sorted(none)])
-        rows.insert(0, MethodRow(method="no skills", seeds=sorted(none), accuracy=[none[s] for s in sorted(none)],
-                                 mean=centre, low=low, high=high))
-    return BenchResult(bench_id=bench_id, rows=rows)
+    fixed = [_yardstick_row(name, by_seed) for name, by_seed in yardsticks.items() if by_seed]
+    return BenchResult(bench_id=bench_id, rows=fixed[:1] + rows + fixed[1:])
+
+
+def _add_strata(row: MethodRow, strata: dict[str, list[int]]) -> None:
+    for name, (passed, total) in strata.items():
+        row.strata.setdefault(name, []).append(passed / total if total else 0.0)
+
+
+def _yardstick_row(name: str, by_seed: dict[int, dict]) -> MethodRow:
+    """A row that learns nothing (no skills, the trivial answer, the reference library), per seed's items."""
+    seeds = sorted(by_seed)
+    accuracy = [by_seed[s]["passed"] / by_seed[s]["total"] if by_seed[s]["total"] else 0.0 for s in seeds]
+    centre, low, high = interval(accuracy)
+    row = MethodRow(method=name, seeds=seeds, accuracy=accuracy, mean=centre, low=low, high=high)
+    for seed in seeds:
+        _add_strata(row, by_seed[seed].get("strata") or {})
+    return row
 
 
 def _gate_cost(row: MethodRow, decisions) -> None:
@@ -161,12 +190,14 @@ def _gate_cost(row: MethodRow, decisions) -> None:
 def markdown(result: BenchResult) -> str:
     """The comparison laid out like the paper's Table 1, plus what each method spent."""
     lines = [f"# grasp bench {result.bench_id}", "",
-             "| method | sealed test (mean, 95% CI over seeds) | per seed vs no skills: fixed/broken, p | "
+             "| method | sealed test (mean, 95% CI over seeds) | per stratum (mean over seeds) | "
+             "per seed vs no skills: fixed/broken, p (per stratum) | "
              "episodes train / gate / eval | gate episodes per decision (exhaustive) | tokens by role | cost USD | wall |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in result.rows:
-        seeds = "; ".join(f"s{seed}: +{p.fixed}/-{p.broken}, p={p.p_value:.3g}"
-                          for seed, p in zip(row.seeds, row.paired, strict=False)) or "-"
+        seeds = "; ".join(f"s{seed}: +{p.fixed}/-{p.broken}, p={p.p_value:.3g}" + _strata_pairs(row, index)
+                          for index, (seed, p) in enumerate(zip(row.seeds, row.paired, strict=False))) or "-"
+        strata = ", ".join(f"{name} {100 * row.stratum_mean(name):.1f}%" for name in sorted(row.strata)) or "-"
         episodes = " / ".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation")) \
             if row.episodes else "-"
         gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"
@@ -174,9 +205,14 @@ def markdown(result: BenchResult) -> str:
         tokens = ", ".join(f"{role} {count:,}" for role, count in sorted(row.tokens.items())) or "-"
         cost = f"{row.cost_usd:.4f}" if row.cost_usd is not None else "-"
         lines.append(f"| {row.method} | {100 * row.mean:.1f}% [{100 * row.low:.1f}, {100 * row.high:.1f}] "
-                     f"(n={len(row.seeds)}) | {seeds} | {episodes} | {gate} | {tokens} | {cost} | "
+                     f"(n={len(row.seeds)}) | {strata} | {seeds} | {episodes} | {gate} | {tokens} | {cost} | "
                      f"{row.wall_s / 60:.1f} min |")
     return "\n".join(lines) + "\n"
+
+
+def _strata_pairs(row: MethodRow, index: int) -> str:
+    pairs = row.paired_strata[index] if index < len(row.paired_strata) else {}
+    return "".join(f" [{name} +{p.fixed}/-{p.broken}, p={p.p_value:.3g}]" for name, p in sorted(pairs.items()))
 
 
 def write_html(result: BenchResult, target: Path) -> Path:

@@ -138,7 +138,7 @@ def test_a_bench_runs_methods_over_seeds_resumably_and_tabulates_them(tmp_path: 
 
     result = go()
     methods = [row.method for row in result.rows]
-    assert methods == ["no skills", "grasp", "ungated-k1"]
+    assert methods == ["no skills", "grasp", "ungated-k1", "trivial answer"]  # arithmetic ships no reference
     grasp_row = result.rows[1]
     assert grasp_row.seeds == [3, 4] and len(grasp_row.paired) == 2
     centre = sum(grasp_row.accuracy) / 2  # two seeds: one degree of freedom, t = 12.706
@@ -243,3 +243,25 @@ def test_a_new_rule_and_a_new_source_can_be_passed_in_from_python(tmp_path: Path
                                  sources=[FixedSkill()]))
     assert result.counts.accepted_by_origin == {"fixed": 1} and "compute-first" in result.library.skills
     assert LibraryStore(tmp_path / "p.db").decisions("p")[0].evidence.reason == "custom rule"
+
+
+def test_the_bench_shows_strata_the_trivial_answer_and_the_reference_on_the_same_items(tmp_path: Path) -> None:
+    from .test_yardsticks import StrataArithmetic
+
+    environment = StrataArithmetic(seed=1, per_split=18)
+    result = asyncio.run(run_bench(environment, executor(), base(), ["grasp"], [3], db=tmp_path / "b.db",
+                                   bench_id="s", proposer=proposer(DEFAULT_PROPOSALS * 4)))
+    by_name = {row.method: row for row in result.rows}
+    assert list(by_name) == ["no skills", "grasp", "trivial answer", "reference library"]
+    sums = sum(1 for t in environment.tasks("test") if t.family == "sum")
+    trivial = by_name["trivial answer"]
+    assert trivial.accuracy == [sums / 18] and trivial.strata == {"easy": [1.0], "hard": [0.0]}
+    assert by_name["reference library"].accuracy == [1.0]
+    grasp_row = by_name["grasp"]
+    test = RunStore(Database(tmp_path / "b.db")).get("s-grasp-s3").state["test"]
+    easy, hard = test["final_strata"]["easy"], test["final_strata"]["hard"]
+    assert grasp_row.strata == {"easy": [easy[0] / easy[1]], "hard": [hard[0] / hard[1]]}
+    pair = grasp_row.paired_strata[0]["hard"]
+    line = next(line for line in markdown(result).splitlines() if line.startswith("| grasp |"))
+    assert f"[hard +{pair.fixed}/-{pair.broken}, p={pair.p_value:.3g}]" in line
+    assert f"hard {100 * hard[0] / hard[1]:.1f}%" in line
