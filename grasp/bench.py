@@ -148,7 +148,8 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
                 if (cost := usage_cost(usage, prices)) is not None:
                     row.cost_usd = (row.cost_usd or 0.0) + cost
             row.wall_s += (info.updated_at - info.created_at).total_seconds()
-            _gate_cost(row, libraries.decisions(info.library or info.id, run_id=info.id))
+            probe_size = int(((info.config or {}).get("gate") or {}).get("probe_size", 36))
+            _gate_cost(row, libraries.decisions(info.library or info.id, run_id=info.id), probe_size)
         if row.accuracy:
             row.mean, row.low, row.high = interval(row.accuracy)
         row.episodes, row.tokens = dict(episodes), dict(tokens)
@@ -174,17 +175,21 @@ def _yardstick_row(name: str, by_seed: dict[int, dict]) -> MethodRow:
     return row
 
 
-def _gate_cost(row: MethodRow, decisions) -> None:
-    """Probe episodes spent per decision next to an exhaustive gate's (1 + K) x N (+ N per revision)."""
+def _gate_cost(row: MethodRow, decisions, probe_size: int) -> None:
+    """Probe episodes spent per decision next to an exhaustive gate's (1 + K) x N, where K counts every valid
+    candidate: one refused at trial is one an exhaustive gate would have probed, and cost nothing here."""
     by_key: dict[str, list] = defaultdict(list)
     for decision in decisions:
-        if decision.evidence.extra.get("probe"):
-            by_key[decision.evidence.extra["decision"]].append(decision)
-    for judged in by_key.values():
-        size = len(judged[0].evidence.extra["probe"])
+        evidence = decision.evidence
+        if evidence.extra.get("probe") or evidence.reason.startswith("refused at trial"):
+            by_key[evidence.extra["decision"]].append(decision)
+    for valid in by_key.values():
+        probed = [d for d in valid if d.evidence.extra.get("probe")]
+        size = len(probed[0].evidence.extra["probe"]) if probed else probe_size
         row.decisions += 1
-        row.probe_episodes += size + sum(d.evidence.episodes_run for d in judged)  # the baseline, then each candidate
-        row.exhaustive_episodes += (1 + len(judged)) * size
+        # the baseline on the probe (when any candidate reached it), then what each candidate ran
+        row.probe_episodes += (size if probed else 0) + sum(d.evidence.episodes_run for d in probed)
+        row.exhaustive_episodes += (1 + len(valid)) * size
 
 
 def markdown(result: BenchResult) -> str:
