@@ -59,12 +59,14 @@ Answers in FINISH are a JSON list of bare values: numbers without units, strings
 BRIEF = ProposerBrief(
     persona="You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
             "checklist the agent will read before similar tasks, so that it avoids the mistake it made.",
-    # One shape that covers both answers a lookup can have (a value read from the Bundle, or the task's
-    # no-result answer), on a resource no lookup family asks about; a count example once taught "read the total".
-    example='{"action": "ADD", "name": "latest-procedure-date", "description": "Use when asked for the date of a '
-            'patient\'s most recent procedure of a given code.", "body": "1. GET Procedure?patient=<MRN>&code=<CODE>'
-            '&_sort=-date&_count=1&_elements=performedDateTime\\n2. If the Bundle\'s total is 0, FINISH([-1]).\\n'
-            '3. Otherwise FINISH([\\"<date>\\"]) with <date> = entry[0].resource.performedDateTime."}',
+    # One shape that covers both answers a lookup can have (a number read from the Bundle, or the task's
+    # no-result answer), on a resource no lookup family asks about. A count example once taught "read the
+    # total", and a date example taught answering a date where a number was asked: the answer here is a number.
+    example='{"action": "ADD", "name": "latest-active-dose", "description": "Use when asked for the dose of a '
+            'patient\'s most recent active medication order.", "body": "1. GET MedicationRequest?patient=<MRN>'
+            '&status=active&_sort=-date&_count=1&_elements=dosageInstruction\\n2. If the Bundle\'s total is 0, '
+            'FINISH([-1]).\\n3. Otherwise FINISH([<dose>]) with <dose> = entry[0].resource.dosageInstruction[0]'
+            '.doseAndRate[0].doseQuantity.value, the number only."}',
 )
 
 

@@ -58,13 +58,20 @@ async def explore(
 
 
 def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str) -> list[Episode]:
-    """A passing trace of ``family``: from this batch, else any earlier pass of the run (a trial or probe
-    pass too: a candidate's passing trial is how induction bootstraps; the decision's probe excludes the
-    tasks its candidates were built from). An earlier pass is
+    """A passing trace of ``family`` that did some work (``did_work``): from this batch, else any earlier pass
+    of the run (a trial or probe pass too: a candidate's passing trial is how induction bootstraps; the
+    decision's probe excludes the tasks its candidates were built from). An earlier pass is
     chosen by content, not storage order, so a resumed run picks the same one."""
-    passing = [e for e in episodes if e.passed and e.family == family]
+    passing = [e for e in episodes if e.passed and e.family == family and did_work(e)]
     if passing:
         return passing
     earlier = [e for phase in ("train", "explore", "trial", "probe")
-               for e in runs.episodes(run_id, phase=phase, family=family, passed=True)]
+               for e in runs.episodes(run_id, phase=phase, family=family, passed=True) if did_work(e)]
     return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))] if earlier else []
+
+
+def did_work(episode: Episode) -> bool:
+    """The episode had an action accepted before its answer. A pass whose only accepted action is the
+    answer (a "none" answer after a rejected request) shows no procedure: it teaches the shortcut."""
+    accepted = episode.step_ok[:-1] if episode.answer is not None else episode.step_ok
+    return any(accepted)

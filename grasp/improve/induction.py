@@ -112,9 +112,9 @@ async def induce(
 ) -> Candidate:
     """A candidate skill from ``episode`` (which passed ``task``), or a refusal that says why."""
     steps = workflow(episode, task, environment)
-    if not steps:
-        return Candidate(edit=None, refusal="induction: the passing trace has no accepted action", group=group,
-                         origin="induced", seen=[task.id])
+    if len(steps) < (2 if episode.answer is not None else 1):
+        return Candidate(edit=None, refusal="induction: the passing trace has no accepted action before its answer",
+                         group=group, origin="induced", seen=[task.id])
     forbidden = environment.forbidden_values(task)
     leaked_in = leaks or (lambda text: sorted(value for value in forbidden if value in text))
     fallback = template_text(task, environment)

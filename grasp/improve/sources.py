@@ -111,7 +111,7 @@ def trace_example(contrast: Contrast, environment: Environment) -> str | None:
     passing = contrast.passing[0]
     task = contrast.tasks[passing.task_id]
     steps = workflow(passing, task, environment)
-    if not steps:
+    if len(steps) < 2:  # only an answer: no procedure to show
         return None
     named = template_text(task, environment)
     body = "\n".join(f"{number}. {step}" for number, step in enumerate(steps, 1))

@@ -21,7 +21,7 @@ from ..skills import Skill
 from ..store.library import apply_edit
 from ..tasks import Task
 from .proposer import Candidate, Proposal, propose, to_candidate
-from .repair import skill_text
+from .repair import checked
 
 RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
 RESPONSE_HEAD = 300
@@ -99,13 +99,20 @@ class Trial:
         [reply], _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
                                    max_tokens=self.max_tokens)
         edit = candidate.edit
-        if isinstance(reply, Proposal):  # the rewrite keeps the proposed edit's kind, name and target
-            reply = reply.model_copy(update={"action": edit.kind.value, "name": skill.name, "target": edit.target})
-        repaired = to_candidate(reply, library=skills, capacity=self.capacity, family=family, forbidden=forbidden,
+
+        def validate(draft: Proposal | str) -> Candidate:
+            if isinstance(draft, Proposal):  # a rewrite keeps the proposed edit's kind, name and target
+                draft = draft.model_copy(update={"action": edit.kind.value, "name": skill.name, "target": edit.target})
+            return to_candidate(draft, library=skills, capacity=self.capacity, family=family, forbidden=forbidden,
                                 group=candidate.group, mask=mask)
+
+        repaired = validate(reply)
         if repaired.edit is None:
             return repaired
-        problem = self.env.check_skill(skill_text(repaired) or "")
-        if problem:
-            return repaired.model_copy(update={"edit": None, "refusal": f"its rewrite is rejected: {problem[:200]}"})
+        # A rewrite whose request the environment rejects gets the environment's own correction, as any draft does.
+        repaired = await checked(repaired, reply, prompt, environment=self.env, proposer=self.proposer,
+                                 validate=validate, repairs=self.repairs, seed=self.seed + 10 * attempt,
+                                 max_tokens=self.max_tokens)
+        if repaired.edit is None:
+            return repaired.model_copy(update={"refusal": f"its rewrite: {repaired.refusal}"})
         return repaired.model_copy(update={"origin": "trial-repaired", "seen": candidate.seen})

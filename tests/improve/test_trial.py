@@ -163,3 +163,26 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
     example = drawn.split("Example of the format, for a different task:\n", 1)[1]
     assert "look-up-before-answering" not in example
     assert "CALC: <A> * <B>" in example and "ANSWER: <VALUE>" in example and str(value) not in example
+
+
+def test_a_pass_whose_only_accepted_action_is_the_answer_is_never_a_passing_trace(tmp_path: Path) -> None:
+    """A "none" answer after a rejected request passes a none-item, and shows no procedure: induction and the
+    proposer's example must not learn "answer none" from it."""
+    from grasp.environment import Episode
+    from grasp.improve.explore import did_work, find_pass
+    from grasp.improve.induction import induce
+
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    task = next(t for t in environment.tasks("dev") if t.family == "product")
+    shortcut = Episode(task_id=task.id, family="product", passed=True, answer=[-1], step_ok=[False, True],
+                       messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
+                                 {"role": "assistant", "content": "CALC: nonsense"},
+                                 {"role": "user", "content": "cannot compute that"},
+                                 {"role": "assistant", "content": "ANSWER: -1"}])
+    assert not did_work(shortcut) and did_work(shortcut.model_copy(update={"step_ok": [True, True]}))
+    runs = RunStore(Database(tmp_path / "g.db"))
+    run_id = runs.create(kind="improve", environment="arithmetic", config={})
+    runs.save_episode(run_id, "train:e1:b0:x", "train", shortcut)
+    assert find_pass([shortcut], "product", runs, run_id) == []
+    refused = asyncio.run(induce(shortcut, task, environment, None, library={}, capacity=4, group="g"))
+    assert refused.edit is None and "no accepted action before its answer" in refused.refusal
