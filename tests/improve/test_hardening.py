@@ -257,6 +257,39 @@ def test_collapse_recovery_fires_when_a_batch_falls_far_below_no_skills(tmp_path
     assert recovery and recovery[0].edit.kind is EditKind.REMOVE and recovery[0].edit.target == "wrecker"
 
 
+def test_collapse_recovery_measures_no_skills_on_dev_never_on_val(tmp_path: Path) -> None:
+    """Val holds only products, which this executor fails without help: a detector that read val would see
+    nothing to fall from. Measured on dev (the probe pool run once with no skills), sums and mixed questions
+    pass unaided, so the wrecked batches are seen for what they are."""
+
+    class ProductsOnlyVal(ArithmeticEnvironment):
+        def tasks(self, split: str):
+            tasks = super().tasks(split)
+            return [t for t in tasks if t.family == "product"] if split == "val" else tasks
+
+    db = tmp_path / "g.db"
+    good = executor()
+
+    def broken_by_skill(messages: list[dict[str, str]]) -> str:
+        if "### wrecker" in messages[0]["content"]:
+            return "ANSWER: -1"
+        return good._reply(messages)  # type: ignore[attr-defined]
+
+    library = LibraryStore(db)
+    library.create("wrecked", capacity=10)
+    library.apply("wrecked", Edit(kind=EditKind.ADD, skill=Skill(
+        name="wrecker", description="Use for every question.", body="Answer -1.", tags=["all"])))
+    cfg = config(candidates=1, epochs=1).model_copy(update={"library": "wrecked"})
+    result = asyncio.run(improve(ProductsOnlyVal(seed=1, per_split=18), ScriptedModel(broken_by_skill, name="x"), cfg,
+                                 db=db, proposer=proposer([])))
+    assert result.state.val[0].accuracy == 0.0  # val says no skills score nothing
+    recovery = [d for d in library.decisions("wrecked", run_id=result.run_id) if d.origin == "recovery"]
+    assert recovery and recovery[0].edit.target == "wrecker"
+    runs = RunStore(Database(db))
+    unaided = runs.episodes(result.run_id, phase="probe", key_prefix="probe:no-skills:")
+    assert unaided and all(not e.skills for e in unaided)  # the dev measurement it used instead
+
+
 def test_counters_in_the_summary_come_from_the_store(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     result = asyncio.run(run(str(db), run_id="r1"))
