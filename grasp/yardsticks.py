@@ -128,10 +128,10 @@ def sealed_lines(test: Mapping[str, Any]) -> list[str]:
     if test.get("reference"):
         reference = Score.model_validate(test["reference"])
         parts = ", ".join(reference.stratum_line(name) for name in reference.strata) if len(reference.strata) > 1 else ""
-        shares = [f"{share:.0%} on {name}" for name, share in (test.get("recovered") or {}).items()
-                  if share is not None]
+        shares = {name: share for name, share in (test.get("recovered") or {}).items() if share is not None}
         line = f"reference library: {reference.line()}" + (f"; {parts}" if parts else "")
-        if shares:
-            line += f"; the learned library recovered {', '.join(shares)} of its lift"
+        if "all" in shares:
+            per = ", ".join(f"{share:.0%} on {name}" for name, share in shares.items() if name != "all")
+            line += f"; the learned library recovered {shares['all']:.0%} of its lift" + (f" ({per})" if per else "")
         lines.append(line)
     return lines

@@ -237,8 +237,8 @@ def test_collapse_recovery_does_not_fire_when_no_skills_score_as_low(tmp_path: P
     assert "first" in library.version("weak", 1).skills
 
 
-def test_collapse_recovery_fires_when_a_batch_falls_far_below_no_skills(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
+def wrecked_run(db: Path, environment: ArithmeticEnvironment):
+    """A run that starts from a library whose one skill makes the executor answer -1 to everything."""
     good = executor()
 
     def broken_by_skill(messages: list[dict[str, str]]) -> str:
@@ -251,9 +251,14 @@ def test_collapse_recovery_fires_when_a_batch_falls_far_below_no_skills(tmp_path
     library.apply("wrecked", Edit(kind=EditKind.ADD, skill=Skill(
         name="wrecker", description="Use for every question.", body="Answer -1.", tags=["all"])))
     cfg = config(candidates=1, epochs=1).model_copy(update={"library": "wrecked"})
-    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18),
-                                 ScriptedModel(broken_by_skill, name="x"), cfg, db=db, proposer=proposer([])))
+    result = asyncio.run(improve(environment, ScriptedModel(broken_by_skill, name="x"), cfg, db=db,
+                                 proposer=proposer([])))
     recovery = [d for d in library.decisions("wrecked", run_id=result.run_id) if d.origin == "recovery"]
+    return result, recovery
+
+
+def test_collapse_recovery_fires_when_a_batch_falls_far_below_no_skills(tmp_path: Path) -> None:
+    _, recovery = wrecked_run(tmp_path / "g.db", ArithmeticEnvironment(seed=1, per_split=18))
     assert recovery and recovery[0].edit.kind is EditKind.REMOVE and recovery[0].edit.target == "wrecker"
 
 
@@ -267,26 +272,10 @@ def test_collapse_recovery_measures_no_skills_on_dev_never_on_val(tmp_path: Path
             tasks = super().tasks(split)
             return [t for t in tasks if t.family == "product"] if split == "val" else tasks
 
-    db = tmp_path / "g.db"
-    good = executor()
-
-    def broken_by_skill(messages: list[dict[str, str]]) -> str:
-        if "### wrecker" in messages[0]["content"]:
-            return "ANSWER: -1"
-        return good._reply(messages)  # type: ignore[attr-defined]
-
-    library = LibraryStore(db)
-    library.create("wrecked", capacity=10)
-    library.apply("wrecked", Edit(kind=EditKind.ADD, skill=Skill(
-        name="wrecker", description="Use for every question.", body="Answer -1.", tags=["all"])))
-    cfg = config(candidates=1, epochs=1).model_copy(update={"library": "wrecked"})
-    result = asyncio.run(improve(ProductsOnlyVal(seed=1, per_split=18), ScriptedModel(broken_by_skill, name="x"), cfg,
-                                 db=db, proposer=proposer([])))
+    result, recovery = wrecked_run(tmp_path / "g.db", ProductsOnlyVal(seed=1, per_split=18))
     assert result.state.val[0].accuracy == 0.0  # val says no skills score nothing
-    recovery = [d for d in library.decisions("wrecked", run_id=result.run_id) if d.origin == "recovery"]
     assert recovery and recovery[0].edit.target == "wrecker"
-    runs = RunStore(Database(db))
-    unaided = runs.episodes(result.run_id, phase="probe", key_prefix="probe:no-skills:")
+    unaided = RunStore(Database(tmp_path / "g.db")).episodes(result.run_id, phase="probe", key_prefix="probe:no-skills:")
     assert unaided and all(not e.skills for e in unaided)  # the dev measurement it used instead
 
 
