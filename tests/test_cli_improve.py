@@ -101,7 +101,9 @@ def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "no skills" in result.stdout and "grasp" in result.stdout and "memory" in result.stdout
     (table,) = (tmp_path / "out").glob("*.md")
-    assert table.read_text().count("\n| ") == 3 + 1  # header and three rows
+    text = table.read_text()
+    # header, then no skills, the two methods, and the trivial answer (arithmetic ships no reference library)
+    assert text.count("\n| ") == 4 + 1 and "\n| trivial answer |" in text
     assert (tmp_path / "out" / table.name.replace(".md", ".html")).exists()
     kinds = sorted(run.kind for run in RunStore(Database(db)).list())
     assert kinds == ["bench"] + ["improve"] * 4
