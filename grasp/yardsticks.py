@@ -45,6 +45,12 @@ class Score(BaseModel):
         passed, total = self.strata.get(name, [0, 0])
         return f"{name} {passed}/{total} ({passed / total:.0%})" if total else f"{name} 0/0"
 
+    def summary(self) -> str:
+        """The overall line, then each stratum's when there is more than one."""
+        if len(self.strata) < 2:
+            return self.line()
+        return f"{self.line()}; " + ", ".join(self.stratum_line(name) for name in self.strata)
+
 
 def strata_of(environment: Environment, tasks: Sequence[Task]) -> dict[str, str]:
     """Task id -> stratum name."""
@@ -99,14 +105,15 @@ def summary(tasks: Sequence[Task], environment: Environment, none: Mapping[str, 
             trivial: Mapping[str, bool], reference: Mapping[str, bool] | None) -> dict[str, Any]:
     """The yardstick part of a sealed-test record (stored with the run, as JSON)."""
     strata = strata_of(environment, tasks)
+    before, after = score(none, strata), score(final, strata)
     record: dict[str, Any] = {
         "strata": {name: result.model_dump() for name, result in paired_by_stratum(none, final, strata).items()},
         "trivial": score(trivial, strata).model_dump(),
-        "no_skills_strata": score(none, strata).strata,
-        "final_strata": score(final, strata).strata,
+        "no_skills_strata": before.strata,
+        "final_strata": after.strata,
     }
     if reference is not None:
-        ref, before, after = score(reference, strata), score(none, strata), score(final, strata)
+        ref = score(reference, strata)
         record["reference"] = ref.model_dump()
         record["recovered"] = {"all": recovered(before, after, ref),
                                **{name: recovered(before, after, ref, name) for name in ref.strata}}
@@ -122,14 +129,10 @@ def sealed_lines(test: Mapping[str, Any]) -> list[str]:
     for name, result in (test.get("strata") or {}).items():
         lines.append(f"sealed test [{name}]: {Paired.model_validate(result).one_line()}")
     if test.get("trivial"):
-        trivial = Score.model_validate(test["trivial"])
-        parts = ", ".join(trivial.stratum_line(name) for name in trivial.strata) if len(trivial.strata) > 1 else ""
-        lines.append(f"trivial answer: {trivial.line()}" + (f"; {parts}" if parts else ""))
+        lines.append(f"trivial answer: {Score.model_validate(test['trivial']).summary()}")
     if test.get("reference"):
-        reference = Score.model_validate(test["reference"])
-        parts = ", ".join(reference.stratum_line(name) for name in reference.strata) if len(reference.strata) > 1 else ""
         shares = {name: share for name, share in (test.get("recovered") or {}).items() if share is not None}
-        line = f"reference library: {reference.line()}" + (f"; {parts}" if parts else "")
+        line = f"reference library: {Score.model_validate(test['reference']).summary()}"
         if "all" in shares:
             per = ", ".join(f"{share:.0%} on {name}" for name, share in shares.items() if name != "all")
             line += f"; the learned library recovered {shares['all']:.0%} of its lift" + (f" ({per})" if per else "")

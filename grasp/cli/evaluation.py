@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..config import RunConfig, model_config_from
 from ..errors import ConfigError, ValidationError
+from ..environment import Episode
 from ..evaluate import EvalResult, evaluate
 from ..models import MeteredModel, load_model
 from ..registry import load_environment
@@ -81,17 +82,18 @@ def eval_command(
     console.print(f"run {run_id}: {len(tasks)} task(s) of {env}/{split} with "
                   f"{library or 'no skills'} on {metered.id}")
 
-    async def main() -> EvalResult:
+    async def main() -> tuple[EvalResult, list[Episode]]:
         try:
             with EpisodeProgress("eval", len(tasks)) as progress:
-                return await evaluate(environment, metered, tasks, skills, runs=runs, run_id=run_id,
-                                      concurrency=concurrency, notice=notice, on_episode=progress)
+                result = await evaluate(environment, metered, tasks, skills, runs=runs, run_id=run_id,
+                                        concurrency=concurrency, notice=notice, on_episode=progress)
+            return result, await trivial_episodes(environment, tasks)  # while the environment is still open
         finally:
             await environment.aclose()
             await metered.aclose()
 
     try:
-        result = asyncio.run(main())
+        result, trivial = asyncio.run(main())
     except KeyboardInterrupt:
         runs.update(run_id, status="interrupted")
         raise
@@ -101,20 +103,18 @@ def eval_command(
                "cache_hits": metered.hits, "cache_misses": metered.misses}
     strata = strata_of(environment, tasks)
     summary["strata"] = score({e.task_id: e.passed for e in result.episodes}, strata).strata
-    trivial = asyncio.run(trivial_episodes(environment, tasks))
     summary["trivial"] = score({e.task_id: e.passed for e in trivial}, strata).model_dump()
     runs.update(run_id, status="finished", summary=summary)
-    print_eval(result, strata)
+    print_eval(result, summary["strata"])
     console.print(f"trivial answer: {Score.model_validate(summary['trivial']).line()}", markup=False)
 
 
-def print_eval(result: EvalResult, strata: dict[str, str] | None = None) -> None:
+def print_eval(result: EvalResult, by_stratum: dict[str, list[int]] | None = None) -> None:
     table = Table("family", "passed", "total", "accuracy")
     for family_score in result.per_family():
         table.add_row(family_score.family, str(family_score.passed), str(family_score.total),
                       f"{family_score.accuracy:.1%}")
-    by_stratum = score({e.task_id: e.passed for e in result.episodes}, strata or {}).strata if strata else {}
-    if len(by_stratum) > 1:
+    if by_stratum and len(by_stratum) > 1:
         for name, (passed, total) in by_stratum.items():
             table.add_row(f"[italic]stratum {name}", str(passed), str(total), f"{passed / total:.1%}")
     low, high = result.interval()

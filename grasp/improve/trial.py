@@ -51,6 +51,11 @@ def repair_prompt(skill: Skill, shown: list[str], brief_persona: str, notes: str
     return [{"role": "system", "content": brief_persona}, {"role": "user", "content": user}]
 
 
+def refused(candidate: Candidate, why: str) -> Candidate:
+    """``candidate`` refused at trial (the loop records it as such, with no probe)."""
+    return candidate.model_copy(update={"edit": None, "trial": "refused", "refusal": f"at trial: {why}"})
+
+
 class Trial:
     """Runs each candidate on its batch failures and repairs it from the outcomes."""
 
@@ -70,7 +75,7 @@ class Trial:
             try:
                 trial_skills = apply_edit(skills, current.edit)
             except ValidationError as error:
-                return current.model_copy(update={"edit": None, "trial": "refused", "refusal": f"at trial: {error}"})
+                return refused(current, str(error))
             episodes = await self.run(tasks, trial_skills, f"trial:{key}:c{index}:r{attempt}")
             fixed = [e.task_id for e in episodes if e.passed]
             if fixed:
@@ -81,13 +86,9 @@ class Trial:
             repaired = await self._repair(current, episodes, tasks, skills, family=family, mask=mask,
                                           forbidden=forbidden, attempt=attempt + 1)
             if repaired.edit is None:
-                return current.model_copy(update={"edit": None, "trial": "refused",
-                                                  "refusal": f"at trial: fixed none of {len(tasks)} batch "
-                                                             f"failure(s); its repair: {repaired.refusal}"})
+                return refused(current, f"fixed none of {len(tasks)} batch failure(s); its repair: {repaired.refusal}")
             current = repaired
-        return current.model_copy(update={
-            "edit": None, "trial": "refused",
-            "refusal": f"at trial: fixed none of {len(tasks)} batch failure(s) after {self.repairs} repair(s)"})
+        return refused(current, f"fixed none of {len(tasks)} batch failure(s) after {self.repairs} repair(s)")
 
     async def _repair(self, candidate: Candidate, episodes: list[Episode], tasks: list[Task],
                       skills: dict[str, Skill], *, family: str, mask: Callable[[str], str], forbidden: set[str],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
 from grasp.config import ExploreConfig
+from grasp.environment import Episode
 from grasp.improve import improve
 from grasp.models import ScriptedModel
 from grasp.store import Database, LibraryStore
@@ -59,17 +60,32 @@ def scripted_proposer(repair: str, prompts: list[str]) -> ScriptedModel:
     return ScriptedModel(reply, name="trial-proposer")
 
 
+def trial_run(tmp_path: Path, repair: str) -> tuple[object, list[str], RunStore, list]:
+    """An improve run with the body-aware executor, a proposer answering trial repairs with ``repair``."""
+    db, prompts = tmp_path / "g.db", []
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(), trial_config(),
+                                 db=db, proposer=scripted_proposer(repair, prompts), run_id="t"))
+    return result, prompts, RunStore(Database(db)), LibraryStore(db).decisions("t", run_id="t")
+
+
+def calc_pass(task) -> Episode:
+    """A passing episode of a product task: CALC accepted, then the answer."""
+    question = task.instruction.split("What is ")[1].rstrip("?")
+    value = safe_eval(question)
+    return Episode(task_id=task.id, family=task.family, passed=True, answer=[value], step_ok=[True, True],
+                   messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
+                             {"role": "assistant", "content": f"CALC: {question}"},
+                             {"role": "user", "content": str(value)},
+                             {"role": "assistant", "content": f"ANSWER: {value}"}])
+
+
 def trial_config():
     cfg = config(candidates=1, epochs=1, trial=True, repairs=2)
     return cfg.model_copy(update={"explore": ExploreConfig(attempts=0)})
 
 
 def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_with_no_probe(tmp_path: Path) -> None:
-    db, prompts = tmp_path / "g.db", []
-    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(), trial_config(),
-                                 db=db, proposer=scripted_proposer(USELESS, prompts), run_id="t"))
-    runs = RunStore(Database(db))
-    decisions = LibraryStore(db).decisions("t", run_id="t")
+    result, prompts, runs, decisions = trial_run(tmp_path, USELESS)
     assert decisions and all(d.evidence.reason.startswith("refused at trial: fixed none") for d in decisions)
     assert "after 2 repair(s)" in decisions[0].evidence.reason
     assert runs.count_episodes("t", phase="probe") == 0  # nothing reached the gate
@@ -88,11 +104,7 @@ def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_w
 
 
 def test_a_repair_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_induction(tmp_path: Path) -> None:
-    db, prompts = tmp_path / "g.db", []
-    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(), trial_config(),
-                                 db=db, proposer=scripted_proposer(USEFUL, prompts), run_id="t"))
-    runs = RunStore(Database(db))
-    decisions = LibraryStore(db).decisions("t", run_id="t")
+    result, _, runs, decisions = trial_run(tmp_path, USEFUL)
     first = [d for d in decisions if d.evidence.extra.get("decision") == "e1:b0"]
     accepted = [d for d in first if d.result_version is not None]
     assert accepted and accepted[0].origin == "trial-repaired" and "CALC: <A> * <B>" in accepted[0].edit.skill.body
@@ -104,7 +116,6 @@ def test_a_repair_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_in
 
 
 def test_a_trial_pass_is_a_passing_trace_for_induction_when_nothing_else_passed(tmp_path: Path) -> None:
-    from grasp.environment import Episode
     from grasp.improve.explore import find_pass
     from grasp.improve.induction import induce
 
@@ -112,12 +123,7 @@ def test_a_trial_pass_is_a_passing_trace_for_induction_when_nothing_else_passed(
     task = next(t for t in environment.tasks("dev") if t.family == "product")
     runs = RunStore(Database(tmp_path / "g.db"))
     run_id = runs.create(kind="improve", environment="arithmetic", config={})
-    question = task.instruction.split("What is ")[1].rstrip("?")
-    passed = Episode(task_id=task.id, family="product", passed=True, answer=[safe_eval(question)], step_ok=[True, True],
-                     messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
-                               {"role": "assistant", "content": f"CALC: {question}"},
-                               {"role": "user", "content": str(safe_eval(question))},
-                               {"role": "assistant", "content": f"ANSWER: {safe_eval(question)}"}])
+    passed = calc_pass(task)
     failing = passed.model_copy(update={"passed": False, "task_id": "other"})
     assert find_pass([failing], "product", runs, run_id) == []
     runs.save_episode(run_id, f"trial:e1:b0:c0:r1:{task.id}:x", "trial", passed)
@@ -129,7 +135,6 @@ def test_a_trial_pass_is_a_passing_trace_for_induction_when_nothing_else_passed(
 
 
 def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exists() -> None:
-    from grasp.environment import Episode
     from grasp.improve.sources import Contrast, ProposerSource
     from grasp.improve.proposer import masker
 
@@ -137,13 +142,8 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
     tasks = {t.id: t for t in environment.tasks("dev")}
     products = [t for t in tasks.values() if t.family == "product"]
     solved, failed = products[0], products[1]
-    question = solved.instruction.split("What is ")[1].rstrip("?")
-    value = safe_eval(question)
-    passing = Episode(task_id=solved.id, family="product", passed=True, answer=[value], step_ok=[True, True],
-                      messages=[{"role": "system", "content": "s"}, {"role": "user", "content": solved.instruction},
-                                {"role": "assistant", "content": f"CALC: {question}"},
-                                {"role": "user", "content": str(value)},
-                                {"role": "assistant", "content": f"ANSWER: {value}"}])
+    passing = calc_pass(solved)
+    value = passing.answer[0]
     failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]",
                       messages=[{"role": "system", "content": "s"}, {"role": "user", "content": failed.instruction},
                                 {"role": "assistant", "content": "ANSWER: 0"}])
@@ -168,7 +168,6 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
 def test_a_pass_whose_only_accepted_action_is_the_answer_is_never_a_passing_trace(tmp_path: Path) -> None:
     """A "none" answer after a rejected request passes a none-item, and shows no procedure: induction and the
     proposer's example must not learn "answer none" from it."""
-    from grasp.environment import Episode
     from grasp.improve.explore import did_work, find_pass
     from grasp.improve.induction import induce
 
