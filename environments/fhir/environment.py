@@ -81,18 +81,35 @@ def _sample(key: str, value: str) -> str:
     return PLACEHOLDER.sub("2024-01-01T00:00:00" if key in DATE_PARAMS else "x", value)
 
 
+# Parameters whose value picks out one record: in a skill they must be the task's value, as a placeholder.
+RECORD_PARAMS = {"patient", "subject", "identifier", "name", "given", "family", "birthdate", "_id"}
+
+
+def _literal_records(query: str) -> list[str]:
+    """``key=value`` parts of ``query`` that pick out a record by a literal value: one task's value copied
+    into the skill, or one the model made up (``identifier=1234567890`` beside the name it was given).
+    Either way the skill fails on every other task."""
+    return [f"{key}={value}" for key, value in parse_qsl(query, keep_blank_values=True)
+            if key in RECORD_PARAMS and value and not PLACEHOLDER.search(value)]
+
+
 def _rejection(rtype: str, query: str) -> str | None:
     params = [(key, _sample(key, value)) for key, value in parse_qsl(query, keep_blank_values=True)]
     try:
         build_query(rtype, params, "check")
     except SearchError as error:
         return str(error)
+    if literal := _literal_records(query):
+        return (f"{', '.join(literal)}: picks out a record by a literal value, so the skill fails on every other "
+                "task: a value that picks out a record comes from the task, written as a <PLACEHOLDER>; drop a "
+                "filter the task gives no value for")
     return None
 
 
 def _corrected(rtype: str, query: str) -> str:
     """``query`` with what the server can fix by itself fixed: a parameter name close to a valid one,
-    an unencoded '+' in a date."""
+    an unencoded '+' in a date, a record filter with a literal value dropped when others still pick the
+    record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``)."""
     known = sorted(PARAMETERS[rtype] | COMMON)
     parts = []
     for part in query.split("&"):
@@ -102,6 +119,9 @@ def _corrected(rtype: str, query: str) -> str:
         if key in DATE_PARAMS:
             value = value.replace("+", "%2B")
         parts.append(f"{key}{equals}{value}")
+    kept = [part for part in parts if not _literal_records(part)]
+    if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
+        parts = kept  # the search still picks its record by the task's values once the literal ones are gone
     return "&".join(parts)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..config import RunConfig
 from ..edits import Edit, EditKind
@@ -71,6 +72,11 @@ class CandidateAssembly:
 
         self.trial = Trial(environment, proposer, trial, repairs=config.loop.repairs, capacity=config.loop.capacity,
                            seed=config.seed, max_tokens=config.loop.proposal_tokens)
+
+    def trivial_answer(self, task_id: str) -> list[Any] | None:
+        """The environment's do-nothing answer for a dev task (None for a task outside dev)."""
+        task = self.dev.get(task_id)
+        return self.env.trivial_answer(task) if task is not None else None
 
     async def collapsed(self, batch: list[Task], accuracy: float) -> bool:
         """The batch fell well below what no skills score on the same families, on dev: the episodes that ran
@@ -136,7 +142,7 @@ class CandidateAssembly:
     async def passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
                       skills: dict[str, Skill]) -> list[Episode]:
         """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or exploration now."""
-        found = find_pass(episodes, family, self.runs, self.run_id)
+        found = find_pass(episodes, family, self.runs, self.run_id, trivial=self.trivial_answer)
         explore = self.config.explore
         if found or not explore.attempts:
             return found

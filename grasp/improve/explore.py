@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..agent.runner import run_tasks
 from ..environment import Environment, Episode
@@ -57,16 +58,24 @@ async def explore(
     return None
 
 
-def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str) -> list[Episode]:
-    """A passing trace of ``family`` that did some work (``did_work``): from this batch, else any earlier pass
-    of the run (a trial or probe pass too: a candidate's passing trial is how induction bootstraps; the
-    decision's probe excludes the tasks its candidates were built from). An earlier pass is
-    chosen by content, not storage order, so a resumed run picks the same one."""
-    passing = [e for e in episodes if e.passed and e.family == family and did_work(e)]
+def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str,
+              trivial: Callable[[str], list[Any] | None] | None = None) -> list[Episode]:
+    """A passing trace of ``family`` that did some work (``did_work``) and answered something other than
+    the trivial answer (``trivial(task_id)``, the environment's do-nothing answer: a pass that a constant
+    answer also earns, e.g. "not found" after a search that matched nothing, teaches the shortcut however
+    much work preceded it). From this batch, else any earlier pass of the run (a trial or probe pass too:
+    a candidate's passing trial is how induction bootstraps; the decision's probe excludes the tasks its
+    candidates were built from). An earlier pass is chosen by content, not storage order, so a resumed
+    run picks the same one."""
+    def teaches(episode: Episode) -> bool:
+        shortcut = trivial is not None and episode.answer is not None and episode.answer == trivial(episode.task_id)
+        return did_work(episode) and not shortcut
+
+    passing = [e for e in episodes if e.passed and e.family == family and teaches(e)]
     if passing:
         return passing
     earlier = [e for phase in ("train", "explore", "trial", "probe")
-               for e in runs.episodes(run_id, phase=phase, family=family, passed=True) if did_work(e)]
+               for e in runs.episodes(run_id, phase=phase, family=family, passed=True) if teaches(e)]
     return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))] if earlier else []
 
 

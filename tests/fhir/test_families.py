@@ -139,3 +139,14 @@ def test_check_skill_writes_the_corrected_request_when_the_server_can_tell(env) 
     encoded = env.check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
     assert encoded.endswith("Write it as: Observation?patient=<MRN>&date=ge<SINCE_24H>%2B00:00")
     assert "Write it as" not in env.check_skill("GET Observation?patient=<MRN>&colour=red")
+
+
+def test_check_skill_refuses_a_record_picked_by_a_literal_value(env) -> None:
+    """A made-up identifier beside the task's name and birth date matches nobody, on every task; a copied MRN
+    matches one task. The corrected request drops the made-up filter when placeholders still pick the record."""
+    made_up = env.check_skill("1. GET Patient?identifier=1234567890&family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>")
+    assert made_up and "identifier=1234567890: picks out a record by a literal value" in made_up
+    assert made_up.endswith("Write it as: Patient?family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>")
+    copied = env.check_skill("GET Observation?patient=S6173803&code=<CODE>&_sort=-date")
+    assert copied and "patient=S6173803" in copied and "Write it as" not in copied
+    assert env.check_skill("GET Observation?patient=<MRN>&code=GLU&status=final&_sort=-date") is None

@@ -185,3 +185,21 @@ def test_a_pass_whose_only_accepted_action_is_the_answer_is_never_a_passing_trac
     assert find_pass([shortcut], "product", runs, run_id) == []
     refused = asyncio.run(induce(shortcut, task, environment, None, library={}, capacity=4, group="g"))
     assert refused.edit is None and "no accepted action before its answer" in refused.refusal
+
+
+def test_a_pass_that_answered_the_trivial_answer_is_never_a_passing_trace(tmp_path: Path) -> None:
+    """Work before a "none" answer (a search that matched nothing) still teaches the shortcut: a constant
+    answer earns that pass. Only a pass whose answer differs from the environment's trivial answer counts."""
+    from grasp.improve.explore import did_work, find_pass
+
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    task = next(t for t in environment.tasks("dev") if t.family == "product")
+    worked_none = calc_pass(task).model_copy(update={"answer": [-1]})
+    assert did_work(worked_none)
+    runs = RunStore(Database(tmp_path / "g.db"))
+    run_id = runs.create(kind="improve", environment="arithmetic", config={})
+    runs.save_episode(run_id, "trial:e1:b0:c0:r0:x", "trial", worked_none)
+    assert find_pass([worked_none], "product", runs, run_id, trivial=lambda task_id: [-1]) == []
+    assert find_pass([worked_none], "product", runs, run_id, trivial=lambda task_id: None) == [worked_none]
+    real = calc_pass(task)
+    assert find_pass([worked_none, real], "product", runs, run_id, trivial=lambda task_id: [-1]) == [real]
