@@ -51,6 +51,14 @@ class MethodRow(BaseModel):
         values = self.strata.get(name) or []
         return mean(values) if values else None
 
+    def strata_text(self) -> str:
+        """Each stratum's mean with its 95% t-interval over seeds, e.g. "none 100.0% [100.0, 100.0]"."""
+        parts = []
+        for name in sorted(self.strata):
+            centre, low, high = interval(self.strata[name])
+            parts.append(f"{name} {100 * centre:.1f}% [{100 * low:.1f}, {100 * high:.1f}]")
+        return ", ".join(parts) or "-"
+
 
 class BenchResult(BaseModel):
     bench_id: str
@@ -195,14 +203,14 @@ def _gate_cost(row: MethodRow, decisions, probe_size: int) -> None:
 def markdown(result: BenchResult) -> str:
     """The comparison laid out like the paper's Table 1, plus what each method spent."""
     lines = [f"# grasp bench {result.bench_id}", "",
-             "| method | sealed test (mean, 95% CI over seeds) | per stratum (mean over seeds) | "
+             "| method | sealed test (mean, 95% CI over seeds) | per stratum (mean, 95% CI over seeds) | "
              "per seed vs no skills: fixed/broken, p (per stratum) | "
              "episodes train / gate / eval | gate episodes per decision (exhaustive) | tokens by role | cost USD | wall |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in result.rows:
         seeds = "; ".join(f"s{seed}: +{p.fixed}/-{p.broken}, p={p.p_value:.3g}" + _strata_pairs(row, index)
                           for index, (seed, p) in enumerate(zip(row.seeds, row.paired, strict=False))) or "-"
-        strata = ", ".join(f"{name} {100 * row.stratum_mean(name):.1f}%" for name in sorted(row.strata)) or "-"
+        strata = row.strata_text()
         episodes = " / ".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation")) \
             if row.episodes else "-"
         gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"

@@ -123,7 +123,8 @@ class Environment(ABC):
         return frozenset()
 
     def variable_notes(self) -> dict[str, str]:
-        """Optional: what each task variable's placeholder stands for, shown in induced skills."""
+        """Optional: what each task variable's placeholder stands for, shown in induced skills and in the
+        proposer's prompt beside the placeholders it may use."""
         return {}
 
     def mask_identifiers(self, text: str) -> str:

@@ -77,14 +77,15 @@ def bench_command(
                           f"continue with:\n  grasp bench --resume {bench_id}"
                           + (f" --db {path}" if str(path) != "grasp.db" else ""))
         raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 75) from None
-    table = Table("method", "sealed test (95% CI)", "per seed: fixed/broken, p", "train/gate/eval episodes",
+    table = Table("method", "sealed test (95% CI)", "per stratum (95% CI)", "per seed: fixed/broken, p", "train/gate/eval episodes",
                   "gate ep./decision (exhaustive)", "wall")
     for row in result.rows:
         per_seed = "; ".join(f"+{p.fixed}/-{p.broken} p={p.p_value:.2g}" for p in row.paired) or "-"
         spent = "/".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation")) if row.episodes else "-"
         gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"
                 if row.decisions else "-")
-        table.add_row(row.method, f"{row.mean:.1%} [{row.low:.0%}, {row.high:.0%}]", per_seed, spent, gate,
+        table.add_row(row.method, f"{row.mean:.1%} [{row.low:.0%}, {row.high:.0%}]", row.strata_text(), per_seed,
+                      spent, gate,
                       f"{row.wall_s / 60:.1f} min")
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)

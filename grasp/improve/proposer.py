@@ -95,11 +95,14 @@ def build_prompt(
     brief: ProposerBrief,
     mask: Callable[[str], str] = lambda text: text,
     placeholders: list[str] | None = None,
+    placeholder_notes: dict[str, str] | None = None,
     instruction: str = "",
 ) -> tuple[list[dict[str, str]], int]:
     """The proposer prompt: the task, failing traces next to a passing one, the library, a fill-in format.
 
-    Everything domain-specific (persona, the worked example, what to mask) comes from the environment."""
+    Everything domain-specific (persona, the worked example, what to mask, what each placeholder means)
+    comes from the environment. A placeholder's meaning matters: a name like <SINCE_24H> alone does not
+    tell a small proposer that a window's start is there to be used, "24 hours before now" does."""
     traces = [f"FAILED attempt:\n{mask(compress(e))}" for e in failing[:2]]
     traces += [f"SUCCESSFUL attempt on a similar task:\n{mask(compress(e))}" for e in passing[:1]]
     kept, cut = within_budget(traces, budget_chars)
@@ -111,6 +114,9 @@ def build_prompt(
                        for s in library.values()) or "(none yet)"
     at_capacity = len(library) >= capacity
     names = ", ".join(f"<{name}>" for name in (placeholders or [])[:4]) or "<value>"
+    notes_for = {name: placeholder_notes[name] for name in (placeholders or []) if name in (placeholder_notes or {})}
+    meanings = ("Placeholders for the task's values: " + "; ".join(f"<{name}> = {note}" for name, note in notes_for.items())
+                + ".\n") if notes_for else ""
     api = f"API: {notes}\n\n" if notes else ""
     user = (f"{api}The task was: {mask(instruction)}\n\n" + "\n\n".join(kept)
             + f"\n\nThe mistake is labelled: {label}.\n\nSkills the agent has now ({len(library)}/{capacity}):\n{skills}\n\n"
@@ -119,7 +125,7 @@ def build_prompt(
             + "Write the skill as one JSON object. name: a short hyphenated name of the fix, like sort-newest-first. "
               "description: 'Use when ...' naming the kind of task. body: 3-5 numbered steps with the exact action "
               f"to send and how to read the answer from the result, using placeholders like {names} for the "
-              "task's values, never real ids or values. Example of the format, for a different task:\n"
+              "task's values, never real ids or values.\n" + meanings + "Example of the format, for a different task:\n"
             + brief.example)
     return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}], cut
 

@@ -76,6 +76,7 @@ class ProposerSource:
                                    self.evidence(), self.config.loop.capacity, self.env.protocol_notes()[:1500],
                                    budget_chars=self._budget(), brief=brief, mask=contrast.mask,
                                    placeholders=sorted(first.variables) if first else [],
+                                   placeholder_notes=self.env.variable_notes(),
                                    instruction=first.instruction if first else "")
         if cut:
             contrast.notes.append(f"{contrast.key}: {cut} trace(s) cut from the proposer prompt to fit the budget")

@@ -249,6 +249,14 @@ def test_a_new_rule_and_a_new_source_can_be_passed_in_from_python(tmp_path: Path
     assert LibraryStore(tmp_path / "p.db").decisions("p")[0].evidence.reason == "custom rule"
 
 
+def test_each_strata_mean_comes_with_its_t_interval_over_seeds() -> None:
+    from grasp.bench import MethodRow
+
+    row = MethodRow(method="m", seeds=[0, 1, 2], accuracy=[0.5, 0.5, 0.5], mean=0.5, low=0.5, high=0.5,
+                    strata={"value": [0.50, 0.52, 0.54], "none": [1.0, 1.0, 1.0]})
+    assert row.strata_text() == "none 100.0% [100.0, 100.0], value 52.0% [47.0, 57.0]"  # half 4.303 * 0.02 / sqrt 3
+
+
 def test_the_bench_shows_strata_the_trivial_answer_and_the_reference_on_the_same_items(tmp_path: Path) -> None:
     from .test_yardsticks import StrataArithmetic
 

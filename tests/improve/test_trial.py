@@ -203,3 +203,28 @@ def test_a_pass_that_answered_the_trivial_answer_is_never_a_passing_trace(tmp_pa
     assert find_pass([worked_none], "product", runs, run_id, trivial=lambda task_id: None) == [worked_none]
     real = calc_pass(task)
     assert find_pass([worked_none, real], "product", runs, run_id, trivial=lambda task_id: [-1]) == [real]
+
+
+def test_the_proposer_reads_what_each_placeholder_stands_for() -> None:
+    """A bare <SINCE_24H> does not say a window's start is there to use; the environment's note does."""
+    from grasp.improve.proposer import masker
+    from grasp.improve.sources import Contrast, ProposerSource
+
+    class Noted(ArithmeticEnvironment):
+        def variable_notes(self) -> dict[str, str]:
+            return {"A": "the first operand, from the task", "Z": "a value no task here has"}
+
+    environment = Noted(seed=1, per_split=18)
+    tasks = {t.id: t for t in environment.tasks("dev")}
+    failed = next(t for t in tasks.values() if t.family == "product")
+    failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]",
+                      messages=[{"role": "system", "content": "s"}, {"role": "user", "content": failed.instruction},
+                                {"role": "assistant", "content": "ANSWER: 0"}])
+    prompts: list[str] = []
+    source = ProposerSource(environment, scripted_proposer(USELESS, prompts), trial_config(),
+                            evidence=dict, on_note=lambda text: None)
+    contrast = Contrast(key="k", label="l", family="product", failing=[failing], passing=[], skills={},
+                        tasks=tasks, seen=[failed.id], seed=0, mask=masker(environment, [failed]))
+    asyncio.run(source.candidates(contrast))
+    assert "Placeholders for the task's values: <A> = the first operand, from the task." in prompts[0]
+    assert "<Z>" not in prompts[0]  # only the placeholders this task has
