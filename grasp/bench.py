@@ -117,7 +117,10 @@ async def run_bench(
 
 
 def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[int]) -> BenchResult:
+    """The comparison from the stored runs; a (method, seed) run not started or not finished is left out,
+    so a stopped bench can be read before it is resumed."""
     runs, libraries = RunStore(database), LibraryStore(database)
+    started = {info.id for info in runs.list()}
     rows: list[MethodRow] = []
     none: dict[int, float] = {}
     yardsticks: dict[str, dict[int, dict]] = {"no skills": {}, "trivial answer": {}, "reference library": {}}
@@ -127,6 +130,8 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
         episodes: dict[str, int] = defaultdict(int)
         tokens: dict[str, int] = defaultdict(int)
         for seed in seeds:
+            if f"{bench_id}-{method}-s{seed}" not in started:
+                continue  # a stopped bench has not reached it yet: the table shows what finished
             info = runs.get(f"{bench_id}-{method}-s{seed}")
             state, test = info.state or {}, (info.state or {}).get("test") or {}
             if not test:
@@ -162,7 +167,8 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
             row.mean, row.low, row.high = interval(row.accuracy)
         row.episodes, row.tokens = dict(episodes), dict(tokens)
         row.curve = [(epoch, mean(values)) for epoch, values in sorted(curves.items())]
-        rows.append(row)
+        if row.seeds:
+            rows.append(row)
     fixed = [_yardstick_row(name, by_seed) for name, by_seed in yardsticks.items() if by_seed]
     return BenchResult(bench_id=bench_id, rows=fixed[:1] + rows + fixed[1:])
 

@@ -107,3 +107,15 @@ def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) ->
     assert (tmp_path / "out" / table.name.replace(".md", ".html")).exists()
     kinds = sorted(run.kind for run in RunStore(Database(db)).list())
     assert kinds == ["bench"] + ["improve"] * 4
+    bench_id = table.name.removesuffix(".md")
+    stored = RunStore(Database(db))
+    config = stored.get(bench_id).config  # as if the bench had a third method it has not reached yet
+    stored.update(bench_id, config={**config, "methods": [*config["methods"], "ungated-k1"]})
+    shown = subprocess.run([sys.executable, "-c", "from grasp.cli import main; main()", "bench", "--resume", bench_id,
+                            "--table", "--out", str(tmp_path / "partial")],
+                           env={**os.environ, "GRASP_DB": str(db), "COLUMNS": "200"}, capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    partial = (tmp_path / "partial" / table.name).read_text()
+    assert "\n| grasp |" in partial and "\n| memory |" in partial and "ungated-k1" not in partial
+    assert sorted(run.kind for run in RunStore(Database(db)).list()) == ["bench"] + ["improve"] * 4  # nothing ran

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..bench import markdown, run_bench, seeds_from, write_html
+from ..bench import BenchResult, markdown, run_bench, seeds_from, tabulate, write_html
 from ..config import RunConfig, load_yaml, model_config_from, stored_config
 from ..errors import ConfigError
 from ..improve.methods import METHODS
@@ -27,6 +27,8 @@ def bench_command(
         "grasp,ungated-k1,ungated-k4,memory,awm",
     seeds: Annotated[int, typer.Option(help="Number of distinct seeds (the config's seed, +1, +2, ...).")] = 3,
     resume: Annotated[str | None, typer.Option(help="Continue the stored bench BENCH.")] = None,
+    table: Annotated[bool, typer.Option("--table", help="With --resume: tabulate the runs finished so far and "
+                                                        "run nothing.")] = False,
     out: Annotated[Path, typer.Option(help="Folder for the Markdown and HTML tables.")] = Path("bench"),
     env: Annotated[str | None, typer.Option("--env", help="Environment (overrides the config).")] = None,
     model: Annotated[str | None, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = None,
@@ -55,6 +57,11 @@ def bench_command(
             raise ConfigError(f"unknown method(s) {', '.join(unknown)} (have: {', '.join(METHODS)})")
         seed_list = seeds_from(base, seeds)
         bench_id = f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    if table:
+        if not resume:
+            raise ConfigError("--table reads a stored bench: give --resume BENCH")
+        show(tabulate(Database(path), bench_id, chosen, seed_list), out)
+        return
     environment = load_environment(base.environment, max_rounds=base.max_rounds, **base.environment_options)
     executor = load_model(base.executor)
     proposer = load_model(base.proposer) if base.proposer else None
@@ -77,16 +84,21 @@ def bench_command(
                           f"continue with:\n  grasp bench --resume {bench_id}"
                           + (f" --db {path}" if str(path) != "grasp.db" else ""))
         raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 75) from None
-    table = Table("method", "sealed test (95% CI)", "per stratum (95% CI)", "per seed: fixed/broken, p", "train/gate/eval episodes",
-                  "gate ep./decision (exhaustive)", "wall")
+    show(result, out)
+
+
+def show(result: BenchResult, out: Path) -> None:
+    """Print the comparison and save it as Markdown and HTML under ``out``."""
+    bench_id = result.bench_id
+    table = Table("method", "sealed test (95% CI)", "per stratum (95% CI)", "per seed: fixed/broken, p",
+                  "train/gate/eval episodes", "gate ep./decision (exhaustive)", "wall")
     for row in result.rows:
         per_seed = "; ".join(f"+{p.fixed}/-{p.broken} p={p.p_value:.2g}" for p in row.paired) or "-"
         spent = "/".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation")) if row.episodes else "-"
         gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"
                 if row.decisions else "-")
         table.add_row(row.method, f"{row.mean:.1%} [{row.low:.0%}, {row.high:.0%}]", row.strata_text(), per_seed,
-                      spent, gate,
-                      f"{row.wall_s / 60:.1f} min")
+                      spent, gate, f"{row.wall_s / 60:.1f} min")
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{bench_id}.md").write_text(markdown(result), encoding="utf-8")
