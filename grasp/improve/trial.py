@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..environment import Environment, Episode
+from ..environment import Environment, Episode, ProposerBrief
 from ..errors import ValidationError
 from ..models.base import Model
 from ..skills import Skill
@@ -40,15 +40,23 @@ def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> s
     return "\n".join(lines)
 
 
-def repair_prompt(skill: Skill, shown: list[str], brief_persona: str, notes: str) -> list[dict[str, str]]:
+def repair_prompt(skill: Skill, shown: list[str], brief: ProposerBrief, notes: str,
+                  placeholders: dict[str, str]) -> list[dict[str, str]]:
+    """The rewrite request: the skill, what the agent did with it, the task's placeholders with what each
+    stands for, and the environment's worked example. Without the last two a small proposer wrote the
+    instruction's own word, ``<PLACEHOLDERS>``, into its requests and lost the numbered-steps format."""
+    names = "; ".join(f"<{name}> = {note}" for name, note in placeholders.items())
     user = (f"API: {notes}\n\n" if notes else "") + (
         f"This skill was tried on tasks it was written for and fixed none of them.\n\n"
         f"Skill {skill.name}: {skill.description}\n{skill.body}\n\nWhat the agent did with it:\n\n"
         + "\n\n".join(shown)
-        + "\n\nRewrite the skill (same name) so that the agent gets these tasks right: the exact request to "
-          "send, and how to read the answer from the response. Use <PLACEHOLDERS> for the task's values, "
-          "never real ids or values. Reply with one JSON object.")
-    return [{"role": "system", "content": brief_persona}, {"role": "user", "content": user}]
+        + "\n\nRewrite the skill (same name) so that the agent gets these tasks right: description 'Use when ...' "
+          "naming the kind of task; body 3-5 numbered steps with the exact request to send and how to read the "
+          "answer from the response. "
+        + (f"Placeholders for the task's values: {names}. " if names else "Use placeholders for the task's values. ")
+        + "Never real ids or values. Reply with one JSON object. Example of the format, for a different task:\n"
+        + brief.example)
+    return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}]
 
 
 def refused(candidate: Candidate, why: str) -> Candidate:
@@ -96,7 +104,10 @@ class Trial:
         skill = candidate.edit.skill
         by_id = {task.id: task for task in tasks}
         shown = [what_happened(e, by_id[e.task_id], mask) for e in episodes[:3] if e.task_id in by_id]
-        prompt = repair_prompt(skill, shown, self.env.proposer_brief().persona, self.env.protocol_notes()[:1500])
+        notes = self.env.variable_notes()
+        names = sorted({name for task in tasks for name in task.variables})
+        prompt = repair_prompt(skill, shown, self.env.proposer_brief(), self.env.protocol_notes()[:1500],
+                               {name: notes.get(name, f"this task's {name.lower()}") for name in names})
         [reply], _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
                                    max_tokens=self.max_tokens)
         edit = candidate.edit

@@ -101,6 +101,9 @@ def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_w
     repair = next(text for text in prompts if "fixed none of them" in text)
     assert "sent: ANSWER: 0" in repair and "answered [0], expected" in repair
     assert "<A>" in repair and "<B>" in repair  # the operands are placeholders, not this task's numbers
+    # It names the task's placeholders (not the word "<PLACEHOLDERS>") and shows the environment's example.
+    assert "Placeholders for the task's values: <A> = this task's a; <B> = this task's b" in repair
+    assert "<PLACEHOLDERS>" not in repair and ArithmeticEnvironment().proposer_brief().example in repair
 
 
 def test_a_repair_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_induction(tmp_path: Path) -> None:
