@@ -82,6 +82,18 @@ def _edge(char: str, *, before: bool) -> str:
     return f"(?<![{kind}])" if before else f"(?![{kind}])"
 
 
+def placeholder_notes(environment: Environment, tasks: list[Task]) -> dict[str, str]:
+    """The placeholders of ``tasks``' values, sorted, each with what it stands for (the environment's
+    ``variable_notes``, else "this task's <name>")."""
+    notes = environment.variable_notes()
+    names = sorted({name for task in tasks for name in task.variables})
+    return {name: notes.get(name, f"this task's {name.lower()}") for name in names}
+
+
+def placeholders_line(placeholders: dict[str, str]) -> str:
+    return "Placeholders for the task's values: " + "; ".join(f"<{n}> = {note}" for n, note in placeholders.items()) + "."
+
+
 def build_prompt(
     label: str,
     failing: list[Episode],
@@ -94,8 +106,7 @@ def build_prompt(
     budget_chars: int,
     brief: ProposerBrief,
     mask: Callable[[str], str] = lambda text: text,
-    placeholders: list[str] | None = None,
-    placeholder_notes: dict[str, str] | None = None,
+    placeholders: dict[str, str] | None = None,
     instruction: str = "",
 ) -> tuple[list[dict[str, str]], int]:
     """The proposer prompt: the task, failing traces next to a passing one, the library, a fill-in format.
@@ -113,10 +124,8 @@ def build_prompt(
     skills = "\n".join(f"- {s.name}: {s.description} [{evidence.get(s.name, 'no evidence yet')}]"
                        for s in library.values()) or "(none yet)"
     at_capacity = len(library) >= capacity
-    names = ", ".join(f"<{name}>" for name in (placeholders or [])[:4]) or "<value>"
-    notes_for = {name: placeholder_notes[name] for name in (placeholders or []) if name in (placeholder_notes or {})}
-    meanings = ("Placeholders for the task's values: " + "; ".join(f"<{name}> = {note}" for name, note in notes_for.items())
-                + ".\n") if notes_for else ""
+    names = ", ".join(f"<{name}>" for name in list(placeholders or {})[:4]) or "<value>"
+    meanings = f"{placeholders_line(placeholders)}\n" if placeholders else ""
     api = f"API: {notes}\n\n" if notes else ""
     user = (f"{api}The task was: {mask(instruction)}\n\n" + "\n\n".join(kept)
             + f"\n\nThe mistake is labelled: {label}.\n\nSkills the agent has now ({len(library)}/{capacity}):\n{skills}\n\n"

@@ -23,7 +23,7 @@ from ..models.base import Model, structured
 from ..skills import Skill
 from ..tasks import Task
 from .induction import induce, template_text, workflow
-from .proposer import Candidate, Proposal, build_prompt, propose, to_candidate
+from .proposer import Candidate, Proposal, build_prompt, placeholder_notes, propose, to_candidate
 from .repair import checked, skill_text
 from .traces import compress
 
@@ -75,8 +75,7 @@ class ProposerSource:
         prompt, cut = build_prompt(contrast.label, contrast.failing, contrast.passing, contrast.skills,
                                    self.evidence(), self.config.loop.capacity, self.env.protocol_notes()[:1500],
                                    budget_chars=self._budget(), brief=brief, mask=contrast.mask,
-                                   placeholders=sorted(first.variables) if first else [],
-                                   placeholder_notes=self.env.variable_notes(),
+                                   placeholders=placeholder_notes(self.env, [first] if first else []),
                                    instruction=first.instruction if first else "")
         if cut:
             contrast.notes.append(f"{contrast.key}: {cut} trace(s) cut from the proposer prompt to fit the budget")

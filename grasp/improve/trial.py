@@ -20,7 +20,7 @@ from ..models.base import Model
 from ..skills import Skill
 from ..store.library import apply_edit
 from ..tasks import Task
-from .proposer import Candidate, Proposal, propose, to_candidate
+from .proposer import Candidate, Proposal, placeholder_notes, placeholders_line, propose, to_candidate
 from .repair import checked
 
 RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
@@ -45,7 +45,6 @@ def repair_prompt(skill: Skill, shown: list[str], brief: ProposerBrief, notes: s
     """The rewrite request: the skill, what the agent did with it, the task's placeholders with what each
     stands for, and the environment's worked example. Without the last two a small proposer wrote the
     instruction's own word, ``<PLACEHOLDERS>``, into its requests and lost the numbered-steps format."""
-    names = "; ".join(f"<{name}> = {note}" for name, note in placeholders.items())
     user = (f"API: {notes}\n\n" if notes else "") + (
         f"This skill was tried on tasks it was written for and fixed none of them.\n\n"
         f"Skill {skill.name}: {skill.description}\n{skill.body}\n\nWhat the agent did with it:\n\n"
@@ -53,7 +52,7 @@ def repair_prompt(skill: Skill, shown: list[str], brief: ProposerBrief, notes: s
         + "\n\nRewrite the skill (same name) so that the agent gets these tasks right: description 'Use when ...' "
           "naming the kind of task; body 3-5 numbered steps with the exact request to send and how to read the "
           "answer from the response. "
-        + (f"Placeholders for the task's values: {names}. " if names else "Use placeholders for the task's values. ")
+        + (f"{placeholders_line(placeholders)} " if placeholders else "Use placeholders for the task's values. ")
         + "Never real ids or values. Reply with one JSON object. Example of the format, for a different task:\n"
         + brief.example)
     return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}]
@@ -104,10 +103,8 @@ class Trial:
         skill = candidate.edit.skill
         by_id = {task.id: task for task in tasks}
         shown = [what_happened(e, by_id[e.task_id], mask) for e in episodes[:3] if e.task_id in by_id]
-        notes = self.env.variable_notes()
-        names = sorted({name for task in tasks for name in task.variables})
         prompt = repair_prompt(skill, shown, self.env.proposer_brief(), self.env.protocol_notes()[:1500],
-                               {name: notes.get(name, f"this task's {name.lower()}") for name in names})
+                               placeholder_notes(self.env, tasks))
         [reply], _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
                                    max_tokens=self.max_tokens)
         edit = candidate.edit

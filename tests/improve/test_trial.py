@@ -229,5 +229,5 @@ def test_the_proposer_reads_what_each_placeholder_stands_for() -> None:
     contrast = Contrast(key="k", label="l", family="product", failing=[failing], passing=[], skills={},
                         tasks=tasks, seen=[failed.id], seed=0, mask=masker(environment, [failed]))
     asyncio.run(source.candidates(contrast))
-    assert "Placeholders for the task's values: <A> = the first operand, from the task." in prompts[0]
+    assert "Placeholders for the task's values: <A> = the first operand, from the task; <B> = this task's b" in prompts[0]
     assert "<Z>" not in prompts[0]  # only the placeholders this task has
