@@ -20,7 +20,7 @@ from .config import RunConfig
 from .costs import role_prices, usage_cost
 from .environment import Environment
 from .improve import improve
-from .improve.methods import method_config
+from .improve.methods import YARDSTICKS, method_config
 from .models.base import Model
 from .stats import Paired, t95
 from .store import Database, LibraryStore
@@ -100,7 +100,7 @@ async def run_bench(
         runs.create(kind="bench", environment=environment.name, run_id=bench_id, manifest_hash=environment.manifest_hash(),
                     config={"base": base.model_dump(mode="json"), "methods": methods, "seeds": seeds})
     runs.update(bench_id, status="running")
-    for method in methods:
+    for method in (m for m in methods if m not in YARDSTICKS):
         for seed in seeds:
             run_id = f"{bench_id}-{method}-s{seed}"
             info = known.get(run_id)
@@ -124,7 +124,7 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
     rows: list[MethodRow] = []
     none: dict[int, float] = {}
     yardsticks: dict[str, dict[int, dict]] = {"no skills": {}, "trivial answer": {}, "reference library": {}}
-    for method in methods:
+    for method in (m for m in methods if m not in YARDSTICKS):
         row = MethodRow(method=method, seeds=[], accuracy=[], mean=0.0, low=0.0, high=0.0)
         curves: dict[int, list[float]] = defaultdict(list)
         episodes: dict[str, int] = defaultdict(int)
@@ -169,8 +169,10 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
         row.curve = [(epoch, mean(values)) for epoch, values in sorted(curves.items())]
         if row.seeds:
             rows.append(row)
-    fixed = [_yardstick_row(name, by_seed) for name, by_seed in yardsticks.items() if by_seed]
-    return BenchResult(bench_id=bench_id, rows=fixed[:1] + rows + fixed[1:])
+    wanted = {YARDSTICKS[m] for m in methods if m in YARDSTICKS} or set(YARDSTICKS.values())
+    fixed = [_yardstick_row(name, by_seed) for name, by_seed in yardsticks.items() if by_seed and name in wanted]
+    first = [row for row in fixed if row.method == "no skills"]  # Table 1's order: no skills, the methods, the rest
+    return BenchResult(bench_id=bench_id, rows=first + rows + [row for row in fixed if row.method != "no skills"])
 
 
 def _add_strata(row: MethodRow, strata: dict[str, list[int]]) -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 from ..bench import BenchResult, markdown, run_bench, seeds_from, tabulate, write_html
 from ..config import RunConfig, load_yaml, model_config_from, stored_config
 from ..errors import ConfigError
-from ..improve.methods import METHODS
+from ..improve.methods import METHODS, YARDSTICKS
 from ..models import ModelUnavailable, load_model
 from ..registry import load_environment
 from ..store import Database
@@ -23,7 +23,8 @@ from ._common import ApiKeyOption, DbOption, console, db_path, err_console
 
 def bench_command(
     config: Annotated[Path | None, typer.Argument(help="Run config YAML: the sizes every method shares.")] = None,
-    methods: Annotated[str, typer.Option(help=f"Comma-separated methods: {', '.join(METHODS)}.")] =
+    methods: Annotated[str, typer.Option(help=f"Comma-separated methods: {', '.join(METHODS)}; and rows that learn "
+                                              f"nothing, {', '.join(YARDSTICKS)} (all three when none is named).")] =
         "grasp,ungated-k1,ungated-k4,memory,awm",
     seeds: Annotated[int, typer.Option(help="Number of distinct seeds (the config's seed, +1, +2, ...).")] = 3,
     resume: Annotated[str | None, typer.Option(help="Continue the stored bench BENCH.")] = None,
@@ -52,9 +53,12 @@ def bench_command(
         if model:
             base = base.model_copy(update={"executor": model_config_from(model, api_key_env=api_key_env)})
         chosen = [name.strip() for name in methods.split(",") if name.strip()]
-        unknown = [name for name in chosen if name not in METHODS]
+        unknown = [name for name in chosen if name not in METHODS and name not in YARDSTICKS]
         if unknown:
-            raise ConfigError(f"unknown method(s) {', '.join(unknown)} (have: {', '.join(METHODS)})")
+            raise ConfigError(f"unknown method(s) {', '.join(unknown)} (have: {', '.join([*METHODS, *YARDSTICKS])})")
+        if all(name in YARDSTICKS for name in chosen):
+            raise ConfigError("the rows no-skills, trivial and reference are read from learning methods' runs: "
+                              "name at least one of " + ", ".join(METHODS))
         seed_list = seeds_from(base, seeds)
         bench_id = f"bench-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     if table:

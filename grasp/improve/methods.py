@@ -35,6 +35,11 @@ METHODS: dict[str, dict[str, Any]] = {
 }
 
 
+# Rows that learn nothing, read from the sealed tests of the learning methods' runs (the same items per
+# seed): naming one in a bench's methods runs nothing; a bench that names none shows all three.
+YARDSTICKS: dict[str, str] = {"no-skills": "no skills", "trivial": "trivial answer", "reference": "reference library"}
+
+
 def method_config(base: RunConfig, method: str, *, seed: int, library: str) -> RunConfig:
     """``base`` with ``method``'s changes, ``seed`` and its own library."""
     if method not in METHODS:

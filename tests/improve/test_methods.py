@@ -10,7 +10,7 @@ from statistics import stdev
 import pytest
 
 from environments.arithmetic import ArithmeticEnvironment
-from grasp.bench import markdown, run_bench, seeds_from, write_html
+from grasp.bench import markdown, run_bench, seeds_from, tabulate, write_html
 from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig
 from grasp.edits import ProbeOutcome
 from grasp.improve import improve
@@ -277,3 +277,7 @@ def test_the_bench_shows_strata_the_trivial_answer_and_the_reference_on_the_same
     line = next(line for line in markdown(result).splitlines() if line.startswith("| grasp |"))
     assert f"[hard +{pair.fixed}/-{pair.broken}, p={pair.p_value:.3g}]" in line
     assert f"hard {100 * hard[0] / hard[1]:.1f}%" in line
+    # Naming yardsticks among the methods runs nothing more and shows just those rows, read from the same runs.
+    named = tabulate(Database(tmp_path / "b.db"), "s", ["trivial", "grasp"], [3])
+    assert [row.method for row in named.rows] == ["grasp", "trivial answer"]
+    assert named.rows[1].accuracy == trivial.accuracy
