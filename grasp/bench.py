@@ -51,6 +51,10 @@ class MethodRow(BaseModel):
         values = self.strata.get(name) or []
         return mean(values) if values else None
 
+    def wall_text(self) -> str:
+        """Its runs' wall time; "-" for a row that ran nothing of its own (no skills, the yardsticks)."""
+        return f"{self.wall_s / 60:.1f} min" if self.episodes else "-"
+
     def strata_text(self) -> str:
         """Each stratum's mean with its 95% t-interval over seeds, e.g. "none 100.0% [100.0, 100.0]"."""
         parts = []
@@ -152,7 +156,7 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
                     yardsticks[name].setdefault(seed, test[key])
             for point in state.get("val") or []:
                 curves[point["epoch"]].append(point["accuracy"])
-            for name, phases in (("training", ("train", "explore")), ("gate", ("probe",)),
+            for name, phases in (("training", ("train", "explore", "trial")), ("gate", ("probe",)),
                                  ("evaluation", ("val", "test"))):
                 episodes[name] += sum(runs.count_episodes(info.id, phase=phase) for phase in phases)
             prices = role_prices(info.config)
@@ -227,7 +231,7 @@ def markdown(result: BenchResult) -> str:
         cost = f"{row.cost_usd:.4f}" if row.cost_usd is not None else "-"
         lines.append(f"| {row.method} | {100 * row.mean:.1f}% [{100 * row.low:.1f}, {100 * row.high:.1f}] "
                      f"(n={len(row.seeds)}) | {strata} | {seeds} | {episodes} | {gate} | {tokens} | {cost} | "
-                     f"{row.wall_s / 60:.1f} min |")
+                     f"{row.wall_text()} |")
     return "\n".join(lines) + "\n"
 
 

@@ -102,7 +102,7 @@ def show(result: BenchResult, out: Path) -> None:
         gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"
                 if row.decisions else "-")
         table.add_row(row.method, f"{row.mean:.1%} [{row.low:.0%}, {row.high:.0%}]", row.strata_text(), per_seed,
-                      spent, gate, f"{row.wall_s / 60:.1f} min")
+                      spent, gate, row.wall_text())
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{bench_id}.md").write_text(markdown(result), encoding="utf-8")

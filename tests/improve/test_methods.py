@@ -281,3 +281,7 @@ def test_the_bench_shows_strata_the_trivial_answer_and_the_reference_on_the_same
     named = tabulate(Database(tmp_path / "b.db"), "s", ["trivial", "grasp"], [3])
     assert [row.method for row in named.rows] == ["grasp", "trivial answer"]
     assert named.rows[1].accuracy == trivial.accuracy
+    runs = RunStore(Database(tmp_path / "b.db"))
+    spent = {phase: runs.count_episodes("s-grasp-s3", phase=phase) for phase in ("train", "explore", "trial")}
+    assert spent["trial"] > 0 and grasp_row.episodes["training"] == sum(spent.values())  # a trial is training work
+    assert trivial.wall_text() == "-" and grasp_row.wall_text().endswith(" min")
