@@ -124,7 +124,7 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
     """The comparison from the stored runs; a (method, seed) run not started or not finished is left out,
     so a stopped bench can be read before it is resumed."""
     runs, libraries = RunStore(database), LibraryStore(database)
-    started = {info.id for info in runs.list()}
+    stored = {info.id: info for info in runs.list()}  # one read; a run not in it has not started
     rows: list[MethodRow] = []
     none: dict[int, float] = {}
     yardsticks: dict[str, dict[int, dict]] = {"no skills": {}, "trivial answer": {}, "reference library": {}}
@@ -134,9 +134,9 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
         episodes: dict[str, int] = defaultdict(int)
         tokens: dict[str, int] = defaultdict(int)
         for seed in seeds:
-            if f"{bench_id}-{method}-s{seed}" not in started:
+            info = stored.get(f"{bench_id}-{method}-s{seed}")
+            if info is None:
                 continue  # a stopped bench has not reached it yet: the table shows what finished
-            info = runs.get(f"{bench_id}-{method}-s{seed}")
             state, test = info.state or {}, (info.state or {}).get("test") or {}
             if not test:
                 continue
