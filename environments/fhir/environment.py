@@ -28,7 +28,7 @@ from probes.manifest import Manifest, manifest_path
 
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
-from .search import COMMON, DATE_PARAMS, PARAMETERS, RESOURCE_TYPES, SearchError, build_query
+from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, RESOURCE_TYPES, SearchError, build_query
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore
 from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
@@ -93,6 +93,28 @@ def _literal_records(query: str) -> list[str]:
             if key in RECORD_PARAMS and value and not PLACEHOLDER.search(value)]
 
 
+def _exact_instants(query: str) -> list[str]:
+    """``key=value`` parts that filter a clinical date on one exact second: a time with no prefix is an
+    ``eq`` search, which matches only records stamped at that very second, so the skill finds nothing on
+    almost every task (``date=<NOW>%2B00:00`` where "in the last 24 hours" was meant). A bare day
+    (``date=2024-03-15``) still matches its whole day, and a birth date is a day, so both pass."""
+    return [part for part in query.split("&")
+            for key, _, value in [part.partition("=")]
+            if key in DATE_PARAMS and key != "birthdate" and value and value[:2] not in PREFIXES
+            and "T" in _sample(key, value)]
+
+
+NAME_PARAMS = {"name", "given", "family"}
+JOINED = re.compile(r"^<(\w+)>(?:\+|%20| )<(\w+)>$")
+
+
+def _joined_names(query: str) -> list[str]:
+    """``key=value`` parts that search one name parameter for two words at once (``name=<GIVEN>+<FAMILY>``):
+    the server matches each word of a name separately, as HAPI does, so "Pavel Kettering" matches nobody."""
+    return [part for part in query.split("&") for key, _, value in [part.partition("=")]
+            if key in NAME_PARAMS and re.search(r"\S(?:\+|%20| )\S", value)]
+
+
 def _rejection(rtype: str, query: str) -> str | None:
     params = [(key, _sample(key, value)) for key, value in parse_qsl(query, keep_blank_values=True)]
     try:
@@ -103,6 +125,13 @@ def _rejection(rtype: str, query: str) -> str | None:
         return (f"{', '.join(literal)}: picks out a record by a literal value, so the skill fails on every other "
                 "task: a value that picks out a record comes from the task, written as a <PLACEHOLDER>; drop a "
                 "filter the task gives no value for")
+    if joined := _joined_names(query):
+        return (f"{', '.join(joined)}: a name search matches one word of a name, so two words together match "
+                "nobody; search each part with its own parameter: given=<GIVEN>&family=<FAMILY>")
+    if exact := _exact_instants(query):
+        return (f"{', '.join(exact)}: a date and time with no prefix matches only records stamped at that exact "
+                "second, so this finds nothing; a time window needs a prefix: ge (on or after), gt, le (on or "
+                "before), lt, e.g. date=ge<SINCE_24H>%2B00:00 for the last 24 hours (<SINCE_24H> = now minus one day)")
     return None
 
 
@@ -118,6 +147,8 @@ def _corrected(rtype: str, query: str) -> str:
             key = guess[0]
         if key in DATE_PARAMS:
             value = value.replace("+", "%2B")
+        if key in NAME_PARAMS and (words := JOINED.match(value)) and {*words.groups()} == {"GIVEN", "FAMILY"}:
+            key, value = "given", "<GIVEN>&family=<FAMILY>"
         parts.append(f"{key}{equals}{value}")
     kept = [part for part in parts if not _literal_records(part)]
     if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
@@ -174,8 +205,12 @@ class FhirEnvironment(Environment):
             if problem is None:
                 continue
             corrected = _corrected(rtype, query)
-            if corrected != query and _rejection(rtype, corrected) is None:
-                problem += f". Write it as: {rtype}?{corrected}"
+            if corrected != query:
+                left = _rejection(rtype, corrected)
+                if left is None:
+                    problem += f". Write it as: {rtype}?{corrected}"
+                elif left != problem:  # name both, so that one repair can fix both
+                    problem += f". With that fixed, {rtype}?{corrected} still fails: {left}"
             return f"{rtype}?{query}: {problem}"
         return None
 

@@ -6,15 +6,38 @@ encoding rule). That message goes back to the proposer, up to ``repairs``
 times, and each repair is checked again. A repair that repeats the very same
 mistake is refused at once: asking a third time rarely helps a model that did
 not listen the second time, and each ask costs a call.
+
+One check is the core's own, for every environment: a placeholder given as a
+request's parameter value (``=<NAME>``) must be one of the task's values or be
+defined in the skill (``<NAME> = ...``). A made-up one (``identifier=<PATIENT_ID>``
+beside the name the task gives) is filled by the agent with an invented value,
+and the search then matches nobody on every task.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 
 from ..environment import Environment
 from ..models.base import Model
 from .proposer import Candidate, Proposal, propose
+
+
+PARAMETER_PLACEHOLDER = re.compile(r"=<([A-Za-z][\w-]*)>")
+
+
+def unknown_placeholders(text: str, known: Collection[str]) -> str | None:
+    """What is wrong with the parameter placeholders in ``text`` that are neither one of ``known`` (the
+    task's values) nor defined in the skill (``<NAME> = ...`` or ``<NAME> is ...``); None when there is none."""
+    defined = {m.group(1) for m in re.finditer(r"<([A-Za-z][\w-]*)>\s*(?:=|is\b)", text)}
+    unknown = sorted({name for name in PARAMETER_PLACEHOLDER.findall(text)} - set(known) - defined)
+    if not unknown or not known:
+        return None
+    listed = ", ".join(f"<{name}>" for name in sorted(known))
+    return (f"{', '.join(f'<{name}>' for name in unknown)} is none of the task's values ({listed}) and the skill "
+            "does not say where it comes from, so the agent will make a value up and the request will match "
+            "nothing: use only the task's placeholders, and drop a filter the task gives no value for")
 
 
 def skill_text(candidate: Candidate) -> str | None:
@@ -33,17 +56,23 @@ async def checked(
     repairs: int,
     seed: int,
     max_tokens: int = 700,
+    known: Collection[str] = (),
 ) -> Candidate:
-    """``candidate`` if the environment accepts its requests, else a repaired one, else a refusal."""
+    """``candidate`` if the environment accepts its requests and its parameter placeholders are the task's
+    values (``known``), else a repaired one, else a refusal."""
+
+    def problem_in(text: str | None) -> str | None:
+        return (environment.check_skill(text) or unknown_placeholders(text, known)) if text else None
+
     text = skill_text(candidate)
-    problem = environment.check_skill(text) if text else None
+    problem = problem_in(text)
     if problem is None or isinstance(proposal, str):
         return candidate
     conversation, last = list(prompt), proposal
     for attempt in range(1, repairs + 1):
         conversation += [
             {"role": "assistant", "content": last.model_dump_json(exclude_none=True)},
-            {"role": "user", "content": f"The environment rejects a request in this skill: {problem}\n"
+            {"role": "user", "content": f"A request in this skill fails: {problem}\n"
                                         "Change exactly that, keep the rest, and reply with the corrected JSON object."},
         ]
         [fixed], _ = await propose(proposer, conversation, 1, temperature=0.0, seed=seed + attempt,
@@ -53,8 +82,7 @@ async def checked(
         repaired = validate(fixed)
         if repaired.edit is None:
             return candidate.model_copy(update={"edit": None, "refusal": f"repair {attempt} unusable: {repaired.refusal}"})
-        text = skill_text(repaired)
-        still = environment.check_skill(text) if text else None
+        still = problem_in(skill_text(repaired))
         if still is None:
             return repaired.model_copy(update={"origin": "repaired", "seen": candidate.seen})
         if still == problem:

@@ -91,11 +91,12 @@ class ProposerSource:
             return to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
                                 family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask)
 
+        known = {name for i in contrast.seen if i in contrast.tasks for name in contrast.tasks[i].variables}
         results = []
         for proposal in proposals:
             result = await checked(validate(proposal), proposal, prompt, environment=self.env, proposer=self.proposer,
                                    validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed,
-                                   max_tokens=self.config.loop.proposal_tokens)
+                                   max_tokens=self.config.loop.proposal_tokens, known=known)
             if result.origin == "repaired":
                 contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
             results.append(result)

@@ -121,7 +121,7 @@ class Trial:
         # A rewrite whose request the environment rejects gets the environment's own correction, as any draft does.
         repaired = await checked(repaired, reply, prompt, environment=self.env, proposer=self.proposer,
                                  validate=validate, repairs=self.repairs, seed=self.seed + 10 * attempt,
-                                 max_tokens=self.max_tokens)
+                                 max_tokens=self.max_tokens, known={name for task in tasks for name in task.variables})
         if repaired.edit is None:
             return repaired.model_copy(update={"refusal": f"its rewrite: {repaired.refusal}"})
         return repaired.model_copy(update={"origin": "trial-repaired", "seen": candidate.seen})

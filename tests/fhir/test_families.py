@@ -150,3 +150,30 @@ def test_check_skill_refuses_a_record_picked_by_a_literal_value(env) -> None:
     copied = env.check_skill("GET Observation?patient=S6173803&code=<CODE>&_sort=-date")
     assert copied and "patient=S6173803" in copied and "Write it as" not in copied
     assert env.check_skill("GET Observation?patient=<MRN>&code=GLU&status=final&_sort=-date") is None
+
+
+def test_check_skill_refuses_a_time_filter_that_matches_one_exact_second(env) -> None:
+    """``date=<NOW>`` with no prefix is an eq search on one second: on the server it finds nothing, so a skill
+    written that way answers "none" on every value task. A prefixed window, a bare day or a birth date pass."""
+    exact = env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&date=<NOW>%2B00:00&_sort=-date&_count=1")
+    assert exact and "date=<NOW>%2B00:00: a date and time with no prefix" in exact and "ge (on or after)" in exact
+    assert env.check_skill("GET Observation?patient=<MRN>&date=2024-03-15T09:30:00Z") is not None
+    assert env.check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00") is None
+    assert env.check_skill("GET Observation?patient=<MRN>&date=2024-03-15") is None
+    assert env.check_skill("GET Patient?family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>") is None
+
+
+def test_check_skill_names_a_second_problem_behind_the_first(env) -> None:
+    both = env.check_skill("GET Observation?patient=<MRN>&date=<NOW>+00:00")
+    assert "encode it as %2B" in both
+    assert "With that fixed, Observation?patient=<MRN>&date=<NOW>%2B00:00 still fails" in both
+    assert "no prefix" in both
+
+
+def test_check_skill_splits_a_name_searched_as_two_words(env) -> None:
+    """``name=<FAMILY>+<GIVEN>`` becomes "Pavel Kettering", which matches no single word of any name."""
+    joined = env.check_skill("1. GET Patient?name=<FAMILY>+<GIVEN>&birthdate=<BIRTHDATE>\n2. FINISH([<id>])")
+    assert "name=<FAMILY>+<GIVEN>: a name search matches one word of a name" in joined
+    assert joined.endswith("Write it as: Patient?given=<GIVEN>&family=<FAMILY>&birthdate=<BIRTHDATE>")
+    assert "Write it as" not in env.check_skill("GET Patient?name=<FULL_NAME>%20<X>")
+    assert env.check_skill("GET Patient?name=<FAMILY>&birthdate=<BIRTHDATE>") is None

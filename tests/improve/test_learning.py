@@ -11,6 +11,7 @@ from environments.arithmetic import ArithmeticEnvironment, safe_eval
 from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig
 from grasp.environment import ProposerBrief
 from grasp.improve import improve
+from grasp.improve.repair import unknown_placeholders
 from grasp.models import ScriptedModel
 from grasp.store import Database, LibraryStore
 from grasp.store.runs import RunStore
@@ -146,6 +147,30 @@ def test_a_repair_that_follows_the_environment_is_judged_as_repaired(tmp_path: P
     result = asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db,
                                  proposer=model, run_id="r1"))
     assert result.counts.accepted_by_origin == {"repaired": 1}
+
+
+def test_a_made_up_parameter_placeholder_goes_back_to_the_proposer_in_any_environment(tmp_path: Path) -> None:
+    """``=<SCALE>`` is no value of the arithmetic task: the agent would invent one. The core says so with the
+    task's own placeholders, and the repair that drops it is judged as repaired."""
+    made_up = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> with scale=<SCALE>.")
+    right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
+    model, calls = _proposer_log([made_up, right])
+    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
+                                                                       sources=["proposer"], repairs=2))
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=tmp_path / "g.db",
+                                 proposer=model, run_id="r1"))
+    feedback = calls[1][-1]["content"]
+    assert "<SCALE> is none of the task's values (<A>, <B>" in feedback
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+
+
+def test_placeholders_defined_in_the_skill_or_given_by_the_task_pass() -> None:
+    known = {"MRN", "CODE"}
+    assert unknown_placeholders("GET x?patient=<MRN>&code=<CODE>", known) is None
+    assert unknown_placeholders("1. <SINCE> is now minus a day.\n2. GET x?date=ge<SINCE>", known) is None
+    assert "<SINCE>" in unknown_placeholders("GET x?date=<SINCE>", known)
+    assert "<ID>" in unknown_placeholders("GET x?identifier=<ID>&patient=<MRN>", known)
+    assert unknown_placeholders("FINISH([<VALUE>])", known) is None  # an answer, not a request parameter
 
 
 def test_a_custom_environment_without_hooks_gets_a_domain_neutral_proposer_prompt(tmp_path: Path) -> None:
