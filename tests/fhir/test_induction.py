@@ -96,3 +96,28 @@ def test_an_answer_that_appears_inside_an_id_is_still_a_placeholder(env: FhirEnv
     episode = episode.model_copy(update={"passed": True, "answer": [age]})
     body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g")).edit.skill.body
     assert "FINISH([<VALUE>])" in body and f"FINISH([{age}])" not in body
+
+
+def test_the_executor_reads_what_each_placeholder_stands_for_before_the_steps(env: FhirEnvironment) -> None:
+    """A small executor wrote "now" for <SINCE_24H>, or the task's unencoded '+00:00', until the meaning
+    stood ahead of the request; a placeholder the skill defines itself is not explained twice."""
+    from grasp.skills import Skill
+
+    task = _task(env, "latest_mg_24h")
+    skill = Skill(name="mg-24h", description="Use when asked for the latest magnesium of <MRN> in 24 hours.",
+                  body="1. <VALUE> is the number read from the Bundle.\n"
+                       "2. GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_count=1\n"
+                       "3. FINISH([<VALUE>])", tags=["latest_mg_24h"])
+    seen: list[list[dict[str, str]]] = []
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        seen.append(messages)
+        return "FINISH([-1])"
+
+    asyncio.run(run_episode(env, task, ScriptedModel(reply, name="scripted-reader"), [skill]))
+    asyncio.run(env.aclose())
+    system = seen[0][0]["content"]
+    line = next(text for text in system.splitlines() if text.startswith("Placeholders: "))
+    assert "<MRN> = the patient's MRN" in line and "<SINCE_24H> = 24 hours before now" in line
+    assert "<CODE> =" in line and "<VALUE>" not in line
+    assert system.index(line) < system.index("1. <VALUE> is")
