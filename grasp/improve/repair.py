@@ -7,7 +7,12 @@ times, and each repair is checked again. A repair that repeats the very same
 mistake is refused at once: asking a third time rarely helps a model that did
 not listen the second time, and each ask costs a call.
 
-One check is the core's own, for every environment: a placeholder given as a
+Two checks are the core's own, for every environment. A skill that gives another
+kind of task's no-result answer (``-1`` copied from another task's example where
+these tasks say to answer "not found") breaks exactly
+the items a do-nothing policy passes, and a small probe may hold none of them to
+show it; the environment's ``trivial_answer`` says which answer is whose. And a
+placeholder given as a
 request's parameter value (``=<NAME>``) must be one of the task's values or be
 defined in the skill (``<NAME> = ...``). A made-up one (``identifier=<PATIENT_ID>``
 beside the name the task gives) is filled by the agent with an invented value,
@@ -16,11 +21,14 @@ and the search then matches nobody on every task.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection
+from typing import Any
 
 from ..environment import Environment
 from ..models.base import Model
+from ..tasks import Task
 from .proposer import Candidate, Proposal, propose
 
 
@@ -40,6 +48,37 @@ def unknown_placeholders(text: str, known: Collection[str]) -> str | None:
             "nothing: use only the task's placeholders, and drop a filter the task gives no value for")
 
 
+def _mentions(text: str, value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in text.lower()
+    return re.search(rf"(?<![\w.]){re.escape(json.dumps(value))}(?![\w.])", text) is not None
+
+
+def foreign_none_answer(text: str, own: Collection[Any], others: Collection[Any]) -> str | None:
+    """What is wrong when ``text`` gives one of ``others`` (other tasks' no-result answers) and none of
+    ``own`` (these tasks' no-result answers, from ``Environment.trivial_answer``); None otherwise."""
+    if not own or any(_mentions(text, value) for value in own):
+        return None
+    wrong = [value for value in others if value not in own and _mentions(text, value)]
+    if not wrong:
+        return None
+    return (f"the skill answers {json.dumps(wrong[0])} when nothing is found, but for these tasks the answer when "
+            f"nothing is found is {json.dumps(next(iter(own)))}, as the task says: write that instead")
+
+
+def no_result_answers(environment: Environment, tasks: Collection[Task],
+                      everyone: Collection[Task]) -> tuple[list[Any], list[Any]]:
+    """(``tasks``' no-result answers, every task's), in first-seen order, for :func:`foreign_none_answer`."""
+
+    def answers(group: Collection[Task]) -> list[Any]:
+        found: list[Any] = []
+        for task in group:
+            found += [value for value in environment.trivial_answer(task) or [] if value not in found]
+        return found
+
+    return answers(tasks), answers(everyone)
+
+
 def skill_text(candidate: Candidate) -> str | None:
     skill = candidate.edit.skill if candidate.edit else None
     return f"{skill.description}\n{skill.body}" if skill else None
@@ -57,12 +96,17 @@ async def checked(
     seed: int,
     max_tokens: int = 700,
     known: Collection[str] = (),
+    none_answers: tuple[Collection[Any], Collection[Any]] = ((), ()),
 ) -> Candidate:
-    """``candidate`` if the environment accepts its requests and its parameter placeholders are the task's
-    values (``known``), else a repaired one, else a refusal."""
+    """``candidate`` if the environment accepts its requests, its no-result answer is its tasks' own
+    (``none_answers``: these tasks', all tasks') and its parameter placeholders are the task's values
+    (``known``); else a repaired one, else a refusal."""
 
     def problem_in(text: str | None) -> str | None:
-        return (environment.check_skill(text) or unknown_placeholders(text, known)) if text else None
+        if not text:
+            return None
+        return (environment.check_skill(text) or foreign_none_answer(text, *none_answers)
+                or unknown_placeholders(text, known))
 
     text = skill_text(candidate)
     problem = problem_in(text)

@@ -24,7 +24,7 @@ from ..skills import Skill
 from ..tasks import Task
 from .induction import induce, template_text, workflow
 from .proposer import Candidate, Proposal, build_prompt, placeholder_notes, propose, to_candidate
-from .repair import checked, skill_text
+from .repair import checked, no_result_answers, skill_text
 from .traces import compress
 
 
@@ -91,12 +91,15 @@ class ProposerSource:
             return to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
                                 family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask)
 
-        known = {name for i in contrast.seen if i in contrast.tasks for name in contrast.tasks[i].variables}
+        seen = [contrast.tasks[i] for i in contrast.seen if i in contrast.tasks]
+        known = {name for task in seen for name in task.variables}
+        none_answers = no_result_answers(self.env, seen, list(contrast.tasks.values()))
         results = []
         for proposal in proposals:
             result = await checked(validate(proposal), proposal, prompt, environment=self.env, proposer=self.proposer,
                                    validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed,
-                                   max_tokens=self.config.loop.proposal_tokens, known=known)
+                                   max_tokens=self.config.loop.proposal_tokens, known=known,
+                                   none_answers=none_answers)
             if result.origin == "repaired":
                 contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
             results.append(result)

@@ -21,7 +21,7 @@ from ..skills import Skill
 from ..store.library import apply_edit
 from ..tasks import Task
 from .proposer import Candidate, Proposal, placeholder_notes, placeholders_line, propose, to_candidate
-from .repair import checked
+from .repair import checked, no_result_answers
 
 RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
 RESPONSE_HEAD = 300
@@ -67,8 +67,9 @@ class Trial:
     """Runs each candidate on its batch failures and repairs it from the outcomes."""
 
     def __init__(self, environment: Environment, proposer: Model, run: RunTrial, *, repairs: int, capacity: int,
-                 seed: int, max_tokens: int) -> None:
+                 seed: int, max_tokens: int, everyone: list[Task] | None = None) -> None:
         self.env, self.proposer, self.run = environment, proposer, run
+        self.everyone = everyone or []  # the run's dev tasks: whose no-result answer is whose
         self.repairs, self.capacity, self.seed, self.max_tokens = repairs, capacity, seed, max_tokens
 
     async def judge(self, key: str, index: int, candidate: Candidate, tasks: list[Task], skills: dict[str, Skill],
@@ -121,7 +122,8 @@ class Trial:
         # A rewrite whose request the environment rejects gets the environment's own correction, as any draft does.
         repaired = await checked(repaired, reply, prompt, environment=self.env, proposer=self.proposer,
                                  validate=validate, repairs=self.repairs, seed=self.seed + 10 * attempt,
-                                 max_tokens=self.max_tokens, known={name for task in tasks for name in task.variables})
+                                 max_tokens=self.max_tokens, known={name for task in tasks for name in task.variables},
+                                 none_answers=no_result_answers(self.env, tasks, self.everyone or tasks))
         if repaired.edit is None:
             return repaired.model_copy(update={"refusal": f"its rewrite: {repaired.refusal}"})
         return repaired.model_copy(update={"origin": "trial-repaired", "seen": candidate.seen})

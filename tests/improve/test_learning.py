@@ -164,6 +164,27 @@ def test_a_made_up_parameter_placeholder_goes_back_to_the_proposer_in_any_enviro
     assert result.counts.accepted_by_origin == {"repaired": 1}
 
 
+class NoResultEnvironment(ArithmeticEnvironment):
+    """Each family has its own do-nothing answer, as FHIR's lookups ("Patient not found") and labs (-1) do."""
+
+    def trivial_answer(self, task):
+        return [f"no {task.family}"]
+
+
+def test_a_skill_giving_another_familys_no_result_answer_goes_back_to_the_proposer(tmp_path: Path) -> None:
+    foreign = proposal("calc-first", "Use for products: compute first.",
+                       "Reply CALC: <A> * <B> first; if it fails, ANSWER: no sum.")
+    right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
+    model, calls = _proposer_log([foreign, right])
+    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
+                                                                       sources=["proposer"], repairs=2))
+    result = asyncio.run(improve(NoResultEnvironment(seed=2, per_split=18), lucky_executor(), cfg,
+                                 db=tmp_path / "g.db", proposer=model, run_id="r1"))
+    assert 'answers "no sum" when nothing is found, but for these tasks' in calls[1][-1]["content"]
+    assert re.search(r'answer when nothing is found is "no (product|mixed)"', calls[1][-1]["content"])
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+
+
 def test_placeholders_defined_in_the_skill_or_given_by_the_task_pass() -> None:
     known = {"MRN", "CODE"}
     assert unknown_placeholders("GET x?patient=<MRN>&code=<CODE>", known) is None
