@@ -13,7 +13,7 @@ these tasks say to answer "not found") breaks exactly
 the items a do-nothing policy passes, and a small probe may hold none of them to
 show it; the environment's ``trivial_answer`` says which answer is whose. And a
 placeholder given as a
-request's parameter value (``=<NAME>``) must be one of the task's values or be
+request's parameter value (``=<NAME>``, ``=ge<NAME>``) must be one of the task's values or be
 defined in the skill (``<NAME> = ...``). A made-up one (``identifier=<PATIENT_ID>``
 beside the name the task gives) is filled by the agent with an invented value,
 and the search then matches nobody on every task.
@@ -32,7 +32,7 @@ from ..tasks import Task
 from .proposer import Candidate, Proposal, propose
 
 
-PARAMETER_PLACEHOLDER = re.compile(r"=<([A-Za-z][\w-]*)>")
+PARAMETER_PLACEHOLDER = re.compile(r"=[^&\s<>=]*<([A-Za-z][\w-]*)>")  # in a parameter's value: =<X>, =ge<X>
 
 
 def unknown_placeholders(text: str, known: Collection[str]) -> str | None:

@@ -190,6 +190,7 @@ def test_placeholders_defined_in_the_skill_or_given_by_the_task_pass() -> None:
     assert unknown_placeholders("GET x?patient=<MRN>&code=<CODE>", known) is None
     assert unknown_placeholders("1. <SINCE> is now minus a day.\n2. GET x?date=ge<SINCE>", known) is None
     assert "<SINCE>" in unknown_placeholders("GET x?date=<SINCE>", known)
+    assert "<SINCE>" in unknown_placeholders("GET x?date=ge<SINCE>%2B00:00", known)  # a window from another task
     assert "<ID>" in unknown_placeholders("GET x?identifier=<ID>&patient=<MRN>", known)
     assert unknown_placeholders("FINISH([<VALUE>])", known) is None  # an answer, not a request parameter
 
