@@ -56,3 +56,29 @@ def test_eval_reads_val_by_default_and_names_the_sealed_split_when_asked_for_tes
     assert sealed.returncode == 0 and "arithmetic/test" in sealed.stdout and "sealed split" in sealed.stderr
     # openai:MODEL@URL names no key variable: the key in the shell's environment never travelled.
     assert all("authorization" not in headers for headers in fake.headers)
+
+
+def test_runs_items_shows_the_sealed_test_answer_by_answer(tmp_path: Path) -> None:
+    """The answers behind the paired counts: a fix that reads a value, a break to a constant answer."""
+    from grasp.environment import Episode
+    from grasp.store import Database
+    from grasp.store.runs import RunStore
+
+    db = tmp_path / "g.db"
+    runs = RunStore(Database(db))
+    run_id = runs.create(kind="improve", environment="fhir", config={})
+    outcomes = {"look-1": ((False, "Patient not found"), (True, "S1824167")),
+                "look-2": ((True, "Patient not found"), (False, -1)),
+                "lab-1": ((True, -1), (True, -1))}
+    for task_id, arms in outcomes.items():
+        for arm, (passed, answer) in zip(("none", "final", "reference"), (*arms, arms[0])):
+            runs.save_episode(run_id, f"test:{arm}:{task_id}:x", "test",
+                              Episode(task_id=task_id, family=task_id[:-2], passed=passed, answer=[answer]))
+    everything = run_cli("runs", "items", run_id, db=db, env={"COLUMNS": "200"})
+    assert everything.returncode == 0, everything.stderr
+    assert "fixed 1, broken 1 of 3 item(s)" in everything.stdout
+    assert "pass: S1824167" in everything.stdout and "fail: -1" in everything.stdout and "lab-1" in everything.stdout
+    changed = run_cli("runs", "items", run_id, "--changed", db=db, env={"COLUMNS": "200"})
+    assert "look-1" in changed.stdout and "look-2" in changed.stdout and "lab-1" not in changed.stdout
+    unknown = run_cli("runs", "items", "no-such-run", db=db)
+    assert unknown.returncode == 1 and "no-such-run" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -162,3 +162,50 @@ def show_run(run_id: str, db: DbOption = None) -> None:
     console.print(table)
     console.print(f"episodes stored: {store.count_episodes(run_id)}")
 
+
+
+SEALED_ARMS = ("none", "final", "reference")  # the sealed test's episodes: test:<arm>:<task id>:...
+
+
+@runs_app.command("items")
+def run_items(
+    run_id: str,
+    changed: Annotated[bool, typer.Option("--changed", help="Only items whose outcome differs between no skills "
+                                                           "and the final library.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The sealed test item by item: each answer with no skills, with the final library and with the reference
+    library, and whether learning fixed or broke it. A percentage that a constant answer can match says less
+    than the answers themselves."""
+    store = RunStore(Database(db_path(db)))
+    store.get(run_id)  # a clear error for an unknown run
+    answers: dict[str, dict[str, Episode]] = {}
+    for arm in SEALED_ARMS:
+        for episode in store.episodes(run_id, phase="test", key_prefix=f"test:{arm}:"):
+            answers.setdefault(episode.task_id, {})[arm] = episode
+    if not answers:
+        console.print(f"run {run_id} has no sealed-test episodes")
+        return
+    table = Table("item", "family", "no skills", "final", "change", "reference")
+    counts = {"fixed": 0, "broken": 0}
+    for task_id in sorted(answers):
+        arms = answers[task_id]
+        before, after = arms.get("none"), arms.get("final")
+        change = ""
+        if before is not None and after is not None and before.passed != after.passed:
+            change = "fixed" if after.passed else "broken"
+            counts[change] += 1
+        if changed and not change:
+            continue
+        family = next(iter(arms.values())).family
+        table.add_row(task_id, family, *(_answer(arms.get(arm)) for arm in ("none", "final")), change,
+                      _answer(arms.get("reference")))
+    console.print(table)
+    console.print(f"fixed {counts['fixed']}, broken {counts['broken']} of {len(answers)} item(s)")
+
+
+def _answer(episode: Episode | None) -> str:
+    if episode is None:
+        return "-"
+    shown = ", ".join(str(value) for value in episode.answer) if episode.answer is not None else "no answer"
+    return f"{'pass' if episode.passed else 'fail'}: {shown[:40]}"
