@@ -9,9 +9,9 @@ not listen the second time, and each ask costs a call.
 
 One check is the core's own, for every environment: a placeholder given as a
 request's parameter value (``=<NAME>``) must be one of the task's values or be
-defined in the skill (``<NAME> = ...``). A made-up one (``identifier=<PATIENT_ID>``
+defined in the skill (``<NAME> = ...``). A made-up one (``account=<ACCOUNT_ID>``
 beside the name the task gives) is filled by the agent with an invented value,
-and the search then matches nobody on every task.
+and the request then matches nothing on every task.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 
 from ..environment import Environment
 from ..models.base import Model
+from ..skills import defined_placeholders
 from .proposer import Candidate, Proposal, propose
 
 
@@ -30,8 +31,7 @@ PARAMETER_PLACEHOLDER = re.compile(r"=<([A-Za-z][\w-]*)>")
 def unknown_placeholders(text: str, known: Collection[str]) -> str | None:
     """What is wrong with the parameter placeholders in ``text`` that are neither one of ``known`` (the
     task's values) nor defined in the skill (``<NAME> = ...`` or ``<NAME> is ...``); None when there is none."""
-    defined = {m.group(1) for m in re.finditer(r"<([A-Za-z][\w-]*)>\s*(?:=|is\b)", text)}
-    unknown = sorted({name for name in PARAMETER_PLACEHOLDER.findall(text)} - set(known) - defined)
+    unknown = sorted(set(PARAMETER_PLACEHOLDER.findall(text)) - set(known) - defined_placeholders(text))
     if not unknown or not known:
         return None
     listed = ", ".join(f"<{name}>" for name in sorted(known))
