@@ -97,9 +97,23 @@ class Skill(BaseModel):
     def content_hash(self) -> str:
         return content_hash([self])
 
-    def to_markdown(self) -> str:
-        """Render as the text injected into a prompt."""
-        return f"### {self.name}\nWhen: {self.description}\n\n{self.body}"
+    def to_markdown(self, preface: str = "") -> str:
+        """Render as the text injected into a prompt; ``preface``: a line read before the steps."""
+        return f"### {self.name}\nWhen: {self.description}\n\n" + (f"{preface}\n" if preface else "") + self.body
+
+    @property
+    def placeholders(self) -> list[str]:
+        """The ``<NAME>`` placeholders its description and body use, in order of first use."""
+        return list(dict.fromkeys(PLACEHOLDER_NAME.findall(f"{self.description}\n{self.body}")))
+
+
+PLACEHOLDER_NAME = re.compile(r"<([A-Za-z][\w-]*)>")
+DEFINITION = re.compile(r"<([A-Za-z][\w-]*)>\s*(?:=|is\b)")
+
+
+def defined_placeholders(text: str) -> set[str]:
+    """Placeholders ``text`` says where to get itself (``<NAME> = ...``, ``<NAME> is ...``)."""
+    return set(DEFINITION.findall(text))
 
 
 def content_hash(skills: list[Skill]) -> str:

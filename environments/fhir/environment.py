@@ -93,13 +93,17 @@ def _literal_records(query: str) -> list[str]:
             if key in RECORD_PARAMS and value and not PLACEHOLDER.search(value)]
 
 
+def _parts(query: str) -> list[tuple[str, str, str]]:
+    """(``key=value`` as written, key, value) for each part of ``query``, values left encoded."""
+    return [(part, key, value) for part in query.split("&") for key, _, value in [part.partition("=")]]
+
+
 def _exact_instants(query: str) -> list[str]:
     """``key=value`` parts that filter a clinical date on one exact second: a time with no prefix is an
     ``eq`` search, which matches only records stamped at that very second, so the skill finds nothing on
     almost every task (``date=<NOW>%2B00:00`` where "in the last 24 hours" was meant). A bare day
     (``date=2024-03-15``) still matches its whole day, and a birth date is a day, so both pass."""
-    return [part for part in query.split("&")
-            for key, _, value in [part.partition("=")]
+    return [part for part, key, value in _parts(query)
             if key in DATE_PARAMS and key != "birthdate" and value and value[:2] not in PREFIXES
             and "T" in _sample(key, value)]
 
@@ -111,8 +115,7 @@ JOINED = re.compile(r"^<(\w+)>(?:\+|%20| )<(\w+)>$")
 def _joined_names(query: str) -> list[str]:
     """``key=value`` parts that search one name parameter for two words at once (``name=<GIVEN>+<FAMILY>``):
     the server matches each word of a name separately, as HAPI does, so "Pavel Kettering" matches nobody."""
-    return [part for part in query.split("&") for key, _, value in [part.partition("=")]
-            if key in NAME_PARAMS and re.search(r"\S(?:\+|%20| )\S", value)]
+    return [part for part, key, value in _parts(query) if key in NAME_PARAMS and re.search(r"\S(?:\+|%20| )\S", value)]
 
 
 def _rejection(rtype: str, query: str) -> str | None:

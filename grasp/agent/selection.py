@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..skills import Skill
+from ..skills import Skill, defined_placeholders
 from ..tasks import Task
 
 WORD = re.compile(r"[a-z0-9]{3,}")
@@ -55,9 +55,6 @@ def followed(skills: list[Skill], actions: list[str]) -> str | None:
     return scored[0][1] if scored and scored[0][0] > 0 else None
 
 
-PLACEHOLDER_NAME = re.compile(r"<([A-Za-z][\w-]*)>")
-
-
 def placeholder_meanings(skill: Skill, notes: dict[str, str]) -> str:
     """A line saying what each task placeholder in ``skill`` stands for (``notes``: the environment's
     ``variable_notes``), leaving out those the skill defines itself (``<NAME> = ...``, ``<NAME> is ...``).
@@ -67,9 +64,8 @@ def placeholder_meanings(skill: Skill, notes: dict[str, str]) -> str:
     and kept the skill's ``%2B00:00`` (dev, magnesium: 10/10); with the line after the steps it wrote the day
     right but copied the task's unencoded ``+00:00`` (5/10, every value item a 400); with none, it put now
     itself (5/10)."""
-    text = f"{skill.description}\n{skill.body}"
-    defined = {m.group(1) for m in re.finditer(r"<([A-Za-z][\w-]*)>\s*(?:=|is\b)", text)}
-    used = dict.fromkeys(name for name in PLACEHOLDER_NAME.findall(text) if name in notes and name not in defined)
+    defined = defined_placeholders(f"{skill.description}\n{skill.body}")
+    used = [name for name in skill.placeholders if name in notes and name not in defined]
     return "Placeholders: " + "; ".join(f"<{name}> = {notes[name]}" for name in used) + "." if used else ""
 
 
@@ -77,10 +73,5 @@ def skills_block(skills: list[Skill], notes: dict[str, str] | None = None) -> st
     """The skills as the executor reads them, each with what its placeholders stand for (see above)."""
     if not skills:
         return ""
-    rendered = []
-    for skill in skills:
-        meanings = placeholder_meanings(skill, notes or {})
-        rendered.append(f"### {skill.name}\nWhen: {skill.description}\n\n" + (f"{meanings}\n" if meanings else "")
-                        + skill.body)
-    body = "\n\n".join(rendered)
+    body = "\n\n".join(skill.to_markdown(placeholder_meanings(skill, notes or {})) for skill in skills)
     return f"\n\nSkills learned from earlier work (follow them when they apply):\n\n{body}"

@@ -163,7 +163,6 @@ def show_run(run_id: str, db: DbOption = None) -> None:
     console.print(f"episodes stored: {store.count_episodes(run_id)}")
 
 
-
 SEALED_ARMS = ("none", "final", "reference")  # the sealed test's episodes: test:<arm>:<task id>:...
 
 
@@ -198,7 +197,7 @@ def run_items(
         if changed and not change:
             continue
         family = next(iter(arms.values())).family
-        table.add_row(task_id, family, *(_answer(arms.get(arm)) for arm in ("none", "final")), change,
+        table.add_row(task_id, family, _answer(before), _answer(after), change,
                       _answer(arms.get("reference")))
     console.print(table)
     console.print(f"fixed {counts['fixed']}, broken {counts['broken']} of {len(answers)} item(s)")

@@ -14,9 +14,9 @@ the items a do-nothing policy passes, and a small probe may hold none of them to
 show it; the environment's ``trivial_answer`` says which answer is whose. And a
 placeholder given as a
 request's parameter value (``=<NAME>``, ``=ge<NAME>``) must be one of the task's values or be
-defined in the skill (``<NAME> = ...``). A made-up one (``identifier=<PATIENT_ID>``
+defined in the skill (``<NAME> = ...``). A made-up one (``account=<ACCOUNT_ID>``
 beside the name the task gives) is filled by the agent with an invented value,
-and the search then matches nobody on every task.
+and the request then matches nothing on every task.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 
 from ..environment import Environment
 from ..models.base import Model
+from ..skills import defined_placeholders
 from ..tasks import Task
 from .proposer import Candidate, Proposal, propose
 
@@ -38,8 +39,7 @@ PARAMETER_PLACEHOLDER = re.compile(r"=[^&\s<>=]*<([A-Za-z][\w-]*)>")  # in a par
 def unknown_placeholders(text: str, known: Collection[str]) -> str | None:
     """What is wrong with the parameter placeholders in ``text`` that are neither one of ``known`` (the
     task's values) nor defined in the skill (``<NAME> = ...`` or ``<NAME> is ...``); None when there is none."""
-    defined = {m.group(1) for m in re.finditer(r"<([A-Za-z][\w-]*)>\s*(?:=|is\b)", text)}
-    unknown = sorted({name for name in PARAMETER_PLACEHOLDER.findall(text)} - set(known) - defined)
+    unknown = sorted(set(PARAMETER_PLACEHOLDER.findall(text)) - set(known) - defined_placeholders(text))
     if not unknown or not known:
         return None
     listed = ", ".join(f"<{name}>" for name in sorted(known))

@@ -104,8 +104,8 @@ class Trial:
         skill = candidate.edit.skill
         by_id = {task.id: task for task in tasks}
         shown = [what_happened(e, by_id[e.task_id], mask) for e in episodes[:3] if e.task_id in by_id]
-        prompt = repair_prompt(skill, shown, self.env.proposer_brief(), self.env.protocol_notes()[:1500],
-                               placeholder_notes(self.env, tasks))
+        placeholders = placeholder_notes(self.env, tasks)
+        prompt = repair_prompt(skill, shown, self.env.proposer_brief(), self.env.protocol_notes()[:1500], placeholders)
         [reply], _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
                                    max_tokens=self.max_tokens)
         edit = candidate.edit
@@ -122,7 +122,7 @@ class Trial:
         # A rewrite whose request the environment rejects gets the environment's own correction, as any draft does.
         repaired = await checked(repaired, reply, prompt, environment=self.env, proposer=self.proposer,
                                  validate=validate, repairs=self.repairs, seed=self.seed + 10 * attempt,
-                                 max_tokens=self.max_tokens, known={name for task in tasks for name in task.variables},
+                                 max_tokens=self.max_tokens, known=placeholders,
                                  none_answers=no_result_answers(self.env, tasks, self.everyone or tasks))
         if repaired.edit is None:
             return repaired.model_copy(update={"refusal": f"its rewrite: {repaired.refusal}"})
