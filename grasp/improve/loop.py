@@ -225,7 +225,21 @@ class Improver:
                 self._record(key, index, candidate, head, decided, judged=result, accepted=True, probe=probe)
             else:
                 reason = result.reason if not result.accepted else f"a better candidate won ({result.reason})"
+                if not result.accepted:
+                    reason += self._unshowable(candidate, result)
                 self._record(key, index, candidate, head, decided, judged=result, reason=reason, probe=probe)
+
+    def _unshowable(self, candidate: Candidate, result: Judged) -> str:
+        """Why a refusal may say nothing about the candidate: its probe held no failing item of the
+        families it was built from, so the fix it was written for could not show (seen when a small dev
+        pool's few failing items of a family all built the candidate, which keeps them out of its probe)."""
+        family = {task.id: task.family for task in self.dev}
+        families = {family[task_id] for task_id in candidate.seen if task_id in family}
+        if not families or result.tally is None:
+            return ""
+        if any(not item.before and item.family in families for item in result.tally.items):
+            return ""
+        return f"; the probe held no failing {', '.join(sorted(families))} item, so the fix it was built for could not show"
 
     def _record(self, key: str, index: int, candidate: Candidate, head, decided: set, *, reason: str = "",
                 judged: Judged | None = None, accepted: bool = False, probe: list[Task] | None = None) -> None:

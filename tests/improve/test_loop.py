@@ -172,3 +172,36 @@ def test_a_skill_the_environment_rejects_is_repaired_once_or_refused(tmp_path: P
                                  proposer=proposer([bad, good, bad, bad]), run_id="chk"))
     assert HELPFUL in result.library.skills and "CALC:" in result.library.skills[HELPFUL].body
     assert any("repaired a skill" in note for note in result.state.notes)
+
+
+def test_a_refusal_says_when_the_probe_held_no_failing_item_of_the_candidates_family(tmp_path: Path) -> None:
+    """Three products in a dev pool of nine: the ones that built a candidate are kept out of its probe, so a
+    refusal can mean "no chance to show a fix" rather than "it does not help"; the reason must tell which."""
+    from environments.arithmetic import ArithmeticEnvironment
+    from grasp.config import GateConfig, LoopConfig, RunConfig
+    from grasp.improve import improve
+    from grasp.tasks import Task
+
+    from .scripted_run import DEFAULT_PROPOSALS, executor, proposer
+
+    class FewProducts(ArithmeticEnvironment):
+        def __init__(self) -> None:
+            super().__init__(seed=1, per_split=12)
+            dev = [Task(id=f"dev-add-{i}", family="add", instruction=f"What is {i} + 3?", solution={"expected": i + 3})
+                   for i in range(6)]
+            dev += [Task(id=f"dev-times-{i}", family="times", instruction=f"What is {i + 2} * 3?",
+                         solution={"expected": (i + 2) * 3}) for i in range(3)]
+            self._splits["dev"] = dev
+
+    cfg = RunConfig(environment="arithmetic", seed=0, loop=LoopConfig(epochs=1, batch_size=2, candidates=1, trial=False),
+                    gate=GateConfig(probe_size=4, probe_pool=1))
+    asyncio.run(improve(FewProducts(), executor(), cfg, db=tmp_path / "g.db", proposer=proposer(DEFAULT_PROPOSALS),
+                        run_id="few"))
+    family = {task.id: task.family for task in FewProducts().tasks("dev")}
+    judged = [d for d in decisions(tmp_path / "g.db", "few") if d.evidence.items and not d.evidence.accepted]
+    said = [d for d in judged if "the probe held no failing times item" in d.evidence.reason]
+    assert said, "the scenario must produce a candidate whose probe held no failing item of its family"
+    for decision in judged:
+        families = {family[task_id] for task_id in decision.evidence.extra["seen"]}
+        chance = any(not item.before and item.family in families for item in decision.evidence.items)
+        assert (decision in said) == (not chance)
