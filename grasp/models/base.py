@@ -53,6 +53,15 @@ class Model(ABC):
     ) -> ChatResult:
         """One completion. ``grammar``/``schema`` are used when supported, ignored otherwise."""
 
+    def with_own_context(self) -> "Model":
+        """The same model for another role, keeping that role's prompt state apart from this one's.
+
+        An endpoint keeps no state between requests, so by default this is the model itself. An
+        in-process runtime reuses the processed head of its previous prompt; when two roles with
+        different prompts (the executor's instructions, the proposer's brief) share one context, each
+        call of one throws away the other's head, which then has to be processed again."""
+        return self
+
     async def aclose(self) -> None:
         """Release connections or weights."""
 

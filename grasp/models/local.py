@@ -3,6 +3,8 @@
 One inference at a time (a lock): llama.cpp on two cores gains nothing from
 parallel requests, and serial calls keep the KV cache's prefix reuse intact —
 the stable head of every prompt (instructions, skills) is processed once.
+Each role gets a context of its own (`with_own_context`) over the same weights
+and the same lock, so the proposer's brief does not evict the executor's head.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class LocalModel(Model):
         except ImportError:
             raise ModelError('the embedded model needs llama-cpp-python: pip install -e ".[local]"') from None
         self._llama_cpp = llama_cpp
+        self._settings = {"gguf": gguf, "name": name, "identity": identity, "n_ctx": n_ctx, "n_threads": n_threads,
+                          "temperature": temperature, "seed": seed, "max_tokens": max_tokens}
         self.id = name or f"local:{gguf.name}"
         self.identity = identity or f"{self.id}@{gguf.resolve()}"
         self.temperature = temperature
@@ -54,6 +58,15 @@ class LocalModel(Model):
             raise ModelError(f"{gguf}: llama.cpp could not load it ({error})") from None
         self._lock = asyncio.Lock()
         self._grammars: dict[str, Any] = {}
+
+    def with_own_context(self) -> LocalModel:
+        """A second llama.cpp context over the same weights (memory-mapped, so shared by the OS) and the
+        same lock: each role's prompt head stays processed between its calls. Measured on the main job
+        in benchmarks/role_contexts.py."""
+        settings = dict(self._settings)
+        sibling = LocalModel(settings.pop("gguf"), **settings)
+        sibling._lock = self._lock  # still one inference at a time on the machine's cores
+        return sibling
 
     def _grammar(self, grammar: str | None, schema: dict[str, Any] | None) -> Any:
         key = grammar or (json.dumps(schema, sort_keys=True) if schema else None)
