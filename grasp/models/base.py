@@ -53,7 +53,7 @@ class Model(ABC):
     ) -> ChatResult:
         """One completion. ``grammar``/``schema`` are used when supported, ignored otherwise."""
 
-    def with_own_context(self) -> "Model":
+    def with_own_context(self) -> Model:
         """The same model for another role, keeping that role's prompt state apart from this one's.
 
         An endpoint keeps no state between requests, so by default this is the model itself. An
