@@ -15,6 +15,9 @@ from ..errors import ConfigError
 METHODS: dict[str, dict[str, Any]] = {
     # GRASP as configured: induction and the proposer, the gate, revision, best-val checkpoint.
     "grasp": {},
+    # GRASP with the paper's four drafts per decision, whatever the config's own count (the main job drafts one,
+    # for time): the like-for-like partner of ungated-k4.
+    "grasp-k4": {"loop": {"candidates": 4}},
     # The paper's ablations: no gate, one or four proposals (four are still ranked on the probe). The
     # baselines take their candidates as proposed: no trial on the batch (a step of grasp's own).
     "ungated-k1": {"gate": {"rule": "accept-all"},

@@ -285,3 +285,10 @@ def test_the_bench_shows_strata_the_trivial_answer_and_the_reference_on_the_same
     spent = {phase: runs.count_episodes("s-grasp-s3", phase=phase) for phase in ("train", "explore", "trial")}
     assert spent["trial"] > 0 and grasp_row.episodes["training"] == sum(spent.values())  # a trial is training work
     assert trivial.wall_text() == "-" and grasp_row.wall_text().endswith(" min")
+
+
+def test_grasp_k4_is_grasp_with_four_drafts_whatever_the_config_says() -> None:
+    one = base().model_copy(update={"loop": base().loop.model_copy(update={"candidates": 1})})
+    k4, grasp = method_config(one, "grasp-k4", seed=0, library="k"), method_config(one, "grasp", seed=0, library="g")
+    assert k4.loop.candidates == 4 and grasp.loop.candidates == 1
+    assert k4.gate == grasp.gate and k4.loop.sources == grasp.loop.sources and k4.loop.trial == grasp.loop.trial
