@@ -57,6 +57,7 @@ class Improver:
                                on_episode=on_episode)
         self.reviser = Reviser(environment, proposer, config, self.gate)
         self.dev, self.val, test = (self._tasks(split) for split in ("dev", "val", "test"))
+        self.dev_by_id = {task.id: task for task in self.dev}
         self.sealed = SealedSplit(test, state)
 
         async def run(tasks: list[Task], skills: dict[str, Skill], phase: str, prefix: str) -> list[Episode]:
@@ -233,8 +234,7 @@ class Improver:
         """Why a refusal may say nothing about the candidate: its probe held no failing item of the
         families it was built from, so the fix it was written for could not show (seen when a small dev
         pool's few failing items of a family all built the candidate, which keeps them out of its probe)."""
-        family = {task.id: task.family for task in self.dev}
-        families = {family[task_id] for task_id in candidate.seen if task_id in family}
+        families = {self.dev_by_id[task_id].family for task_id in candidate.seen if task_id in self.dev_by_id}
         if not families or result.tally is None:
             return ""
         if any(not item.before and item.family in families for item in result.tally.items):
@@ -272,7 +272,7 @@ class Improver:
     async def _probe(self, key: str, exclude: set[str], skills: dict[str, Skill]) -> list[Task]:
         """Probe items outside ``exclude`` (the batch, and every task whose trace built a candidate),
         drawn by the configured sampler from their current pass/fail status."""
-        tasks = {task.id: task for task in self.dev}
+        tasks = self.dev_by_id
         status = dict(self.runs.outcomes(self.run_id, phase="train"))  # the latest outcome of each task wins
         pool = [tasks[i] for i in self.state.probe_pool if i in tasks]
         pool_runs = await self.gate.run(pool, skills)

@@ -41,8 +41,7 @@ class LocalModel(Model):
         except ImportError:
             raise ModelError('the embedded model needs llama-cpp-python: pip install -e ".[local]"') from None
         self._llama_cpp = llama_cpp
-        self._settings = {"gguf": gguf, "name": name, "identity": identity, "n_ctx": n_ctx, "n_threads": n_threads,
-                          "temperature": temperature, "seed": seed, "max_tokens": max_tokens}
+        self._gguf, self._n_threads = gguf, n_threads  # with the attributes below: what a sibling is built from
         self.id = name or f"local:{gguf.name}"
         self.identity = identity or f"{self.id}@{gguf.resolve()}"
         self.temperature = temperature
@@ -63,8 +62,9 @@ class LocalModel(Model):
         """A second llama.cpp context over the same weights (memory-mapped, so shared by the OS) and the
         same lock: each role's prompt head stays processed between its calls. Measured on the main job
         in benchmarks/role_contexts.py."""
-        settings = dict(self._settings)
-        sibling = LocalModel(settings.pop("gguf"), **settings)
+        sibling = LocalModel(self._gguf, name=self.id, identity=self.identity, n_ctx=self.n_ctx,
+                             n_threads=self._n_threads, temperature=self.temperature, seed=self.seed,
+                             max_tokens=self.max_tokens)
         sibling._lock = self._lock  # still one inference at a time on the machine's cores
         return sibling
 
