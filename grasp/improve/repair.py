@@ -32,7 +32,6 @@ from ..skills import defined_placeholders
 from ..tasks import Task
 from .proposer import Candidate, Proposal, propose
 
-
 PARAMETER_PLACEHOLDER = re.compile(r"=[^&\s<>=]*<([A-Za-z][\w-]*)>")  # in a parameter's value: =<X>, =ge<X>
 
 
@@ -79,9 +78,66 @@ def no_result_answers(environment: Environment, tasks: Collection[Task],
     return answers(tasks), answers(everyone)
 
 
+QUERY = re.compile(r"\?([^\s?]+)")  # the query string of a request in a skill's text
+
+
+def without_unknown_parameters(text: str, known: Collection[str]) -> str:
+    """``text`` with every request parameter whose value holds an unknown placeholder dropped.
+
+    The repair the message asks for ("drop a filter the task gives no value for"), done instead of asked:
+    a small proposer asked to drop one parameter rewrites the whole skill and often invents a literal in
+    its place (``ge<2024-01-01T00:00:00>``)."""
+    if not known:
+        return text
+    allowed = set(known) | defined_placeholders(text)
+
+    def keep(parameter: str) -> bool:
+        names = PARAMETER_PLACEHOLDER.findall("=" + parameter.split("=", 1)[1]) if "=" in parameter else []
+        return all(name in allowed for name in names)
+
+    def mend(match: re.Match[str]) -> str:
+        query = match.group(1)
+        tail = query[len(query.rstrip(".,;:)")):]  # a sentence's punctuation after the request stays
+        kept = [parameter for parameter in query[:len(query) - len(tail)].split("&") if keep(parameter)]
+        return ("?" + "&".join(kept) if kept else "") + tail
+
+    return QUERY.sub(mend, text)
+
+
+def with_own_none_answer(text: str, own: Collection[Any], others: Collection[Any]) -> str:
+    """``text`` with another kind of task's no-result answer replaced by these tasks' own, where
+    :func:`foreign_none_answer` finds one (the same fix asked of the proposer, done instead)."""
+    if foreign_none_answer(text, own, others) is None:
+        return text
+    own_value = next(iter(own))
+    quoted, bare = json.dumps(own_value), own_value if isinstance(own_value, str) else json.dumps(own_value)
+    for value in others:
+        if value in own:
+            continue
+        if isinstance(value, str):  # quoted in an answer, or named in a sentence
+            text = re.sub(re.escape(json.dumps(value)), lambda _: quoted, text, flags=re.IGNORECASE)
+            text = re.sub(re.escape(value), lambda _: bare, text, flags=re.IGNORECASE)
+        else:
+            text = re.sub(rf"(?<![\w.]){re.escape(json.dumps(value))}(?![\w.])", lambda _: quoted, text)
+    return text
+
+
 def skill_text(candidate: Candidate) -> str | None:
     skill = candidate.edit.skill if candidate.edit else None
     return f"{skill.description}\n{skill.body}" if skill else None
+
+
+def mended_by_hand(proposal: Proposal, known: Collection[str],
+                   none_answers: tuple[Collection[Any], Collection[Any]]) -> Proposal | None:
+    """The proposal with the core's own two problems fixed without a model call, or None when that
+    changes nothing (the environment's own problems are left to the proposer)."""
+    def mend(text: str) -> str:
+        return with_own_none_answer(without_unknown_parameters(text, known), *none_answers)
+
+    body, description = mend(proposal.body), mend(proposal.description)
+    if (body, description) == (proposal.body, proposal.description):
+        return None
+    return proposal.model_copy(update={"body": body, "description": description})
 
 
 async def checked(
@@ -112,6 +168,11 @@ async def checked(
     problem = problem_in(text)
     if problem is None or isinstance(proposal, str):
         return candidate
+    mended = mended_by_hand(proposal, known, none_answers)
+    if mended is not None:
+        fixed = validate(mended)
+        if fixed.edit is not None and problem_in(skill_text(fixed)) is None:
+            return fixed.model_copy(update={"origin": "repaired", "seen": candidate.seen})
     conversation, last = list(prompt), proposal
     for attempt in range(1, repairs + 1):
         conversation += [

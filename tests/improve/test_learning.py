@@ -149,16 +149,20 @@ def test_a_repair_that_follows_the_environment_is_judged_as_repaired(tmp_path: P
     assert result.counts.accepted_by_origin == {"repaired": 1}
 
 
+def _learn_one_batch(environment: ArithmeticEnvironment, proposals: list[str], db: Path):
+    """One batch of every dev task, the proposer's drafts only, two repairs: (the result, the proposer's calls)."""
+    model, calls = _proposer_log(proposals)
+    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
+                                                                       sources=["proposer"], repairs=2))
+    return asyncio.run(improve(environment, lucky_executor(), cfg, db=db, proposer=model, run_id="r1")), calls
+
+
 def test_a_made_up_parameter_placeholder_goes_back_to_the_proposer_in_any_environment(tmp_path: Path) -> None:
     """``=<SCALE>`` is no value of the arithmetic task: the agent would invent one. The core says so with the
     task's own placeholders, and the repair that drops it is judged as repaired."""
     made_up = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> with scale=<SCALE>.")
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
-    model, calls = _proposer_log([made_up, right])
-    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       sources=["proposer"], repairs=2))
-    result = asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=tmp_path / "g.db",
-                                 proposer=model, run_id="r1"))
+    result, calls = _learn_one_batch(ArithmeticEnvironment(seed=2, per_split=18), [made_up, right], tmp_path / "g.db")
     feedback = calls[1][-1]["content"]
     assert "<SCALE> is none of the task's values (<A>, <B>" in feedback
     assert result.counts.accepted_by_origin == {"repaired": 1}
@@ -171,17 +175,24 @@ class NoResultEnvironment(ArithmeticEnvironment):
         return [f"no {task.family}"]
 
 
-def test_a_skill_giving_another_familys_no_result_answer_goes_back_to_the_proposer(tmp_path: Path) -> None:
+def test_a_skill_giving_another_familys_no_result_answer_is_given_its_own_without_a_model_call(tmp_path: Path) -> None:
     foreign = proposal("calc-first", "Use for products: compute first.",
                        "Reply CALC: <A> * <B> first; if it fails, ANSWER: no sum.")
+    result, calls = _learn_one_batch(NoResultEnvironment(seed=2, per_split=18), [foreign], tmp_path / "g.db")
+    assert not any("when nothing is found" in call[-1]["content"] for call in calls)
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
+
+
+def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_back_to_it(tmp_path: Path) -> None:
+    class Strict(NoResultEnvironment):
+        def check_skill(self, text: str) -> str | None:
+            return "CALC is spelled in capitals" if "calc:" in text else None
+
+    foreign = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B>; if it fails, ANSWER: no sum.")
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
-    model, calls = _proposer_log([foreign, right])
-    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       sources=["proposer"], repairs=2))
-    result = asyncio.run(improve(NoResultEnvironment(seed=2, per_split=18), lucky_executor(), cfg,
-                                 db=tmp_path / "g.db", proposer=model, run_id="r1"))
-    assert 'answers "no sum" when nothing is found, but for these tasks' in calls[1][-1]["content"]
-    assert re.search(r'answer when nothing is found is "no (product|mixed)"', calls[1][-1]["content"])
+    result, calls = _learn_one_batch(Strict(seed=2, per_split=18), [foreign, right], tmp_path / "g.db")
+    assert "CALC is spelled in capitals" in calls[1][-1]["content"]
     assert result.counts.accepted_by_origin == {"repaired": 1}
 
 
@@ -289,3 +300,30 @@ def test_the_skill_an_episode_followed_is_the_one_its_actions_match() -> None:
     assert followed([latest, lookup], ["GET Observation?patient=S1&_sort=-date&_count=1", "FINISH([5])"]) == "latest"
     assert followed([latest, lookup], ["GET Patient?given=Ann&family=Lee"]) == "lookup"
     assert followed([latest, lookup], ["FINISH([5])"]) is None and followed([], ["GET Observation?x"]) is None
+
+
+def test_the_cores_own_problems_are_mended_by_hand_without_a_model_call() -> None:
+    from grasp.improve.repair import with_own_none_answer, without_unknown_parameters
+
+    window = "1. GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_count=1\n2. FINISH([<v>])."
+    assert without_unknown_parameters(window, {"MRN", "CODE"}) == (
+        "1. GET Observation?patient=<MRN>&code=<CODE>&_count=1\n2. FINISH([<v>]).")
+    defined = "1. <SINCE> is now minus a day.\n2. GET x?date=ge<SINCE>&patient=<MRN>"
+    assert without_unknown_parameters(defined, {"MRN"}) == defined  # defined in the skill: kept
+    assert without_unknown_parameters("GET x?id=<ID>", {"MRN"}) == "GET x"  # nothing left: no '?'
+    lookup = "2. If the total is 0, FINISH([-1]).\n3. Otherwise FINISH([<MRN>]); sort with _sort=-date."
+    assert with_own_none_answer(lookup, ["Patient not found"], ["Patient not found", -1]) == (
+        '2. If the total is 0, FINISH(["Patient not found"]).\n3. Otherwise FINISH([<MRN>]); sort with _sort=-date.')
+    lab = 'If nothing matches, FINISH(["Patient not found"]); say Patient not found.'
+    assert with_own_none_answer(lab, [-1], [-1, "Patient not found"]) == "If nothing matches, FINISH([-1]); say -1."
+    assert with_own_none_answer("FINISH([-1]) or -1", [-1], [-1, "x"]) == "FINISH([-1]) or -1"  # its own answer
+
+
+def test_a_made_up_placeholder_in_a_request_is_dropped_without_asking_the_proposer(tmp_path: Path) -> None:
+    made_up = proposal("calc-first", "Use for products: compute first.",
+                       "Reply CALC: <A> * <B> from GET calc?a=<A>&scale=<SCALE>, then ANSWER.")
+    result, calls = _learn_one_batch(ArithmeticEnvironment(seed=2, per_split=18), [made_up], tmp_path / "g.db")
+    assert not any("is none of the task's values" in call[-1]["content"] for call in calls)
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert "scale=" not in result.library.skills["calc-first"].body
+    assert "GET calc?a=<A>," in result.library.skills["calc-first"].body
