@@ -9,7 +9,6 @@ runs an episode twice, loses none, or applies an edit twice.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from collections.abc import Callable
 
 from ..agent.runner import run_tasks
@@ -25,6 +24,7 @@ from ..tasks import Task
 from .contrast import CandidateAssembly
 from .decide import GateRunner, Judged, best, evidence_for
 from .probe import SAMPLERS
+from .sampling import balanced_sample
 from .proposer import Candidate
 from .revision import Reviser
 from .sealed import SealedSplit, sealed_test
@@ -74,8 +74,7 @@ class Improver:
             tasks = [task for task in tasks if task.family in self.config.families]
         limit = self.config.limits.get(split)
         if limit:
-            rng = random.Random(f"{self.config.seed}:limit:{split}")
-            tasks = sorted(rng.sample(sorted(tasks, key=lambda t: t.id), min(limit, len(tasks))), key=lambda t: t.id)
+            tasks = balanced_sample(tasks, limit, seed=f"{self.config.seed}:limit:{split}", stratum=self.env.stratum)
         return tasks
 
     def save(self) -> None:
@@ -124,17 +123,8 @@ class Improver:
     def _reserve_probe_pool(self) -> None:
         size = self.config.gate.probe_pool or self.config.gate.probe_size
         size = min(size, len(self.dev) // 3)
-        rng = random.Random(f"{self.config.seed}:probe-pool")
-        by_family: dict[str, list[Task]] = defaultdict(list)
-        for task in sorted(self.dev, key=lambda t: t.id):
-            by_family[task.family].append(task)
-        queues = [rng.sample(tasks, len(tasks)) for _, tasks in sorted(by_family.items())]
-        pool: list[str] = []
-        while len(pool) < size and any(queues):
-            for queue in queues:
-                if queue and len(pool) < size:
-                    pool.append(queue.pop().id)
-        self.state.probe_pool = sorted(pool)
+        pool = balanced_sample(self.dev, size, seed=f"{self.config.seed}:probe-pool", stratum=self.env.stratum)
+        self.state.probe_pool = sorted(task.id for task in pool)
         self.save()
 
     async def _validate(self, epoch: int) -> None:
@@ -196,7 +186,8 @@ class Improver:
             self._record(key, index, candidate, head, decided, judged=verdict, accepted=True)
             return
         exclude = {task.id for task in batch} | {task_id for _, c in valid for task_id in c.seen}
-        probe = await self._probe(key, exclude, head.skills)
+        focus = frozenset(family for _, c in valid for family in self._families(c))
+        probe = await self._probe(key, exclude, head.skills, focus)
         if not probe:
             for index, candidate in valid:
                 self._record(key, index, candidate, head, decided,
@@ -209,7 +200,7 @@ class Improver:
         winner = best(judged)
         if winner is not None and winner.tally and winner.tally.regressions and self.config.loop.revise:
             async def fresh_probe(shown: set[str]) -> list[Task]:
-                return await self._probe(f"{key}:revision", exclude | shown, head.skills)
+                return await self._probe(f"{key}:revision", exclude | shown, head.skills, focus)
 
             revised = await self.reviser.revise(key, probe, head.skills, winner, self.state, self.save, fresh_probe)
             if revised is not None:
@@ -230,11 +221,15 @@ class Improver:
                     reason += self._unshowable(candidate, result)
                 self._record(key, index, candidate, head, decided, judged=result, reason=reason, probe=probe)
 
+    def _families(self, candidate: Candidate) -> set[str]:
+        """The families whose traces built ``candidate``: the ones its fix should show on."""
+        return {self.dev_by_id[task_id].family for task_id in candidate.seen if task_id in self.dev_by_id}
+
     def _unshowable(self, candidate: Candidate, result: Judged) -> str:
         """Why a refusal may say nothing about the candidate: its probe held no failing item of the
         families it was built from, so the fix it was written for could not show (seen when a small dev
         pool's few failing items of a family all built the candidate, which keeps them out of its probe)."""
-        families = {self.dev_by_id[task_id].family for task_id in candidate.seen if task_id in self.dev_by_id}
+        families = self._families(candidate)
         if not families or result.tally is None:
             return ""
         if any(not item.before and item.family in families for item in result.tally.items):
@@ -269,9 +264,11 @@ class Improver:
         said = evidence.one_line() if judged is not None else reason
         self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": said})
 
-    async def _probe(self, key: str, exclude: set[str], skills: dict[str, Skill]) -> list[Task]:
+    async def _probe(self, key: str, exclude: set[str], skills: dict[str, Skill],
+                     focus: frozenset[str] = frozenset()) -> list[Task]:
         """Probe items outside ``exclude`` (the batch, and every task whose trace built a candidate),
-        drawn by the configured sampler from their current pass/fail status."""
+        drawn by the configured sampler from their current pass/fail status, failing items of the
+        ``focus`` families first."""
         tasks = self.dev_by_id
         status = dict(self.runs.outcomes(self.run_id, phase="train"))  # the latest outcome of each task wins
         pool = [tasks[i] for i in self.state.probe_pool if i in tasks]
@@ -281,7 +278,7 @@ class Improver:
                 status[episode.task_id] = episode.passed
         known = [(tasks[i], passed) for i, passed in sorted(status.items()) if i in tasks]
         return SAMPLERS[self.config.gate.sampler](known, size=self.config.gate.probe_size, exclude=exclude,
-                                                  seed=f"{self.config.seed}:probe:{key}")
+                                                  seed=f"{self.config.seed}:probe:{key}", focus=focus)
 
     async def _finish(self) -> None:
         state = self.state

@@ -21,12 +21,17 @@ def sample_probe(
     size: int,
     exclude: set[str],
     seed: str,
+    focus: frozenset[str] = frozenset(),
 ) -> list[Task]:
     """Pick up to ``size`` tasks from (task, passing-now) pairs outside ``exclude``.
 
     Half come from failing items and half from passing ones (the other side
     fills in when one side runs short); within each side, families take turns
-    so every family present is represented.
+    so every family present is represented. The failing side is drawn from the
+    ``focus`` families (those the candidates were built for) first: a probe whose
+    failing items all belong to other families cannot show the fix a candidate
+    was written for, and refuses it for that alone (seen on the main job, where
+    a family's few failing dev items went to other families' turns).
     """
     rng = random.Random(seed)
     pool = sorted({task.id: (task, passing) for task, passing in candidates if task.id not in exclude}.values(),
@@ -36,7 +41,11 @@ def sample_probe(
     want_failing = min(len(failing), size // 2 + size % 2)
     want_passing = min(len(passing), size - want_failing)
     want_failing = min(len(failing), size - want_passing)
-    chosen = _stratified(failing, want_failing, rng) + _stratified(passing, want_passing, rng)
+    focused = [task for task in failing if task.family in focus]
+    others = [task for task in failing if task.family not in focus]
+    from_focus = min(len(focused), want_failing)
+    chosen = (_stratified(focused, from_focus, rng) + _stratified(others, want_failing - from_focus, rng)
+              + _stratified(passing, want_passing, rng))
     return sorted(chosen, key=lambda task: task.id)
 
 
@@ -55,8 +64,9 @@ def _stratified(tasks: list[Task], count: int, rng: random.Random) -> list[Task]
     return picked
 
 
-def sample_random(candidates: Iterable[tuple[Task, bool]], *, size: int, exclude: set[str], seed: str) -> list[Task]:
-    """An unbalanced probe: ``size`` eligible tasks drawn uniformly (the ablation of balancing)."""
+def sample_random(candidates: Iterable[tuple[Task, bool]], *, size: int, exclude: set[str], seed: str,
+                  focus: frozenset[str] = frozenset()) -> list[Task]:
+    """An unbalanced probe: ``size`` eligible tasks drawn uniformly (the ablation of balancing, so no focus)."""
     pool = sorted((task for task, _ in candidates if task.id not in exclude), key=lambda task: task.id)
     unique = list({task.id: task for task in pool}.values())
     return sorted(random.Random(seed).sample(unique, min(size, len(unique))), key=lambda task: task.id)
