@@ -76,3 +76,16 @@ def test_probe_is_balanced_stratified_and_outside_the_batch() -> None:
     assert {t.family for t in probe if t.id.startswith("f")} == {"a", "b", "c"}
     again = sample_probe([(t, True) for t in passing] + [(t, False) for t in failing], size=6, exclude=batch, seed="s")
     assert [t.id for t in again] == [t.id for t in probe]  # input order does not matter
+
+
+def test_the_failing_side_comes_from_the_candidates_families_first() -> None:
+    # Family "a" fails on 2 items only, "b" and "c" on 5 each: unfocused, "a" may get no turn at all.
+    failing = tasks("fa", "a", 2) + tasks("fb", "b", 5) + tasks("fc", "c", 5)
+    passing = tasks("p", "abc", 9)
+    pairs = [(t, False) for t in failing] + [(t, True) for t in passing]
+    probe = sample_probe(pairs, size=6, exclude=set(), seed="s", focus=frozenset({"a"}))
+    shown = [t for t in probe if t.id.startswith("f")]
+    assert len(shown) == 3 and sum(t.family == "a" for t in shown) == 2  # both of "a", then one other
+    assert sum(t.id.startswith("p") for t in probe) == 3  # the passing side keeps its half
+    wide = sample_probe(pairs, size=6, exclude={"fa00"}, seed="s", focus=frozenset({"a", "b"}))
+    assert {t.family for t in wide if t.id.startswith("f")} <= {"a", "b"} and "fa01" in {t.id for t in wide}
