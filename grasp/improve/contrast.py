@@ -1,7 +1,7 @@
 """From a finished batch to the candidates of one decision.
 
 The loop hands over a batch's episodes; this module groups the failures (the classifier's labels),
-picks the largest group's family, finds a passing trace of it (this batch, an earlier pass, or
+picks a family (the one with the fewest decisions so far, then the largest group), finds a passing trace of it (this batch, an earlier pass, or
 exploration now), asks every candidate source, drops duplicates, and tries each candidate on the
 batch failures it was built for (grasp/improve/trial.py). It also decides when the batch has
 collapsed far below what no skills score, from dev and probe outcomes only (val never feeds a
@@ -10,7 +10,7 @@ candidate).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -53,6 +53,13 @@ def without_duplicates(candidates: list[Candidate], seen: list[str]) -> list[Can
         signatures.add(signature)
         unique.append(candidate.model_copy(update={"seen": seen}))
     return unique
+
+
+def next_group(groups: dict[str, list[Episode]], turns: Counter[str]) -> tuple[str, list[Episode]]:
+    """The failure group a decision learns from: of the family with the fewest decisions so far, the largest
+    (ties by label). With one decision a batch, "largest first" alone can spend every decision on one family
+    while another's failures wait (seen on the main job: two magnesium decisions, none for the lookup)."""
+    return max(sorted(groups.items()), key=lambda item: (-turns[item[1][0].family], len(item[1])))
 
 
 class CandidateAssembly:
@@ -117,6 +124,13 @@ class CandidateAssembly:
             tried.append(result)
         return tried
 
+    def turns_taken(self) -> Counter[str]:
+        """How many decisions of this run so far were built from each family's traces."""
+        turns: Counter[str] = Counter()
+        for candidates in self.state.proposals.values():
+            turns.update({self.dev[i].family for c in candidates for i in c.get("seen", []) if i in self.dev})
+        return turns
+
     async def contrast(self, key: str, batch: list[Task], episodes: list[Episode],
                        skills: dict[str, Skill]) -> Contrast | None:
         failures = [e for e in episodes if not e.passed and e.error is None]
@@ -128,7 +142,7 @@ class CandidateAssembly:
         groups: dict[str, list[Episode]] = defaultdict(list)
         for episode in failures:
             groups[self.state.labels[label_key(episode)]].append(episode)
-        label, failing = max(sorted(groups.items()), key=lambda item: len(item[1]))
+        label, failing = next_group(groups, self.turns_taken())
         family = failing[0].family
         failing = [e for e in failures if e.family == family]  # one family's traces for one family's skill
         failing.sort(key=lambda e: self.state.labels[label_key(e)] != label)  # the chosen group's first

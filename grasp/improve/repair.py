@@ -158,20 +158,24 @@ async def checked(
     (``none_answers``: these tasks', all tasks') and its parameter placeholders are the task's values
     (``known``); else a repaired one, else a refusal."""
 
-    def problem_in(text: str | None) -> str | None:
+    def problem_in(draft: Candidate) -> str | None:
+        text = skill_text(draft)
         if not text:
             return None
-        return (environment.check_skill(text) or foreign_none_answer(text, *none_answers)
+        # The no-result answer is looked for in the steps alone: a description often repeats the task's own
+        # words (its own no-result answer) above a step that answers another family's, and the executor
+        # answers what the steps say (seen on the main job, where a description hid such a step from this
+        # check until the gate's probe caught the regression).
+        return (environment.check_skill(text) or foreign_none_answer(draft.edit.skill.body, *none_answers)
                 or unknown_placeholders(text, known))
 
-    text = skill_text(candidate)
-    problem = problem_in(text)
+    problem = problem_in(candidate)
     if problem is None or isinstance(proposal, str):
         return candidate
     mended = mended_by_hand(proposal, known, none_answers)
     if mended is not None:
         fixed = validate(mended)
-        if fixed.edit is not None and problem_in(skill_text(fixed)) is None:
+        if fixed.edit is not None and problem_in(fixed) is None:
             return fixed.model_copy(update={"origin": "repaired", "seen": candidate.seen})
     conversation, last = list(prompt), proposal
     for attempt in range(1, repairs + 1):
@@ -187,7 +191,7 @@ async def checked(
         repaired = validate(fixed)
         if repaired.edit is None:
             return candidate.model_copy(update={"edit": None, "refusal": f"repair {attempt} unusable: {repaired.refusal}"})
-        still = problem_in(skill_text(repaired))
+        still = problem_in(repaired)
         if still is None:
             return repaired.model_copy(update={"origin": "repaired", "seen": candidate.seen})
         if still == problem:

@@ -184,6 +184,16 @@ def test_a_skill_giving_another_familys_no_result_answer_is_given_its_own_withou
     assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
 
 
+def test_a_foreign_no_result_answer_in_the_steps_is_mended_even_when_the_description_names_the_right_one(
+        tmp_path: Path) -> None:
+    """The description repeats the task's words; the step the executor follows answers another family's."""
+    foreign = proposal("calc-first", "Use for products; when nothing is found, answer no product or no mixed.",
+                       "Reply CALC: <A> * <B> first; if it fails, ANSWER: no sum.")
+    result, _ = _learn_one_batch(NoResultEnvironment(seed=2, per_split=18), [foreign], tmp_path / "g.db")
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
+
+
 def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_back_to_it(tmp_path: Path) -> None:
     class Strict(NoResultEnvironment):
         def check_skill(self, text: str) -> str | None:

@@ -1,9 +1,11 @@
-"""Split limits and the probe pool: every family, and every stratum within it, gets its turn."""
+"""Split limits, the probe pool and the decisions: every family, and every stratum within it, gets its turn."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from grasp.environment import Episode
+from grasp.improve.contrast import next_group
 from grasp.improve.sampling import balanced_sample
 from grasp.tasks import Task
 
@@ -37,3 +39,14 @@ def test_the_draw_is_deterministic_sorted_and_bounded() -> None:
     assert [t.id for t in first] == sorted(t.id for t in first) and len({t.id for t in first}) == 16
     assert [t.id for t in first] != [t.id for t in balanced_sample(tasks, 16, seed="1:limit:dev", stratum=stratum)]
     assert len(balanced_sample(tasks, 100, seed="s")) == len(tasks)  # asking for more than there is: all of them
+
+
+def failure(task_id: str, family: str) -> Episode:
+    return Episode(task_id=task_id, family=family, passed=False)
+
+
+def test_a_family_still_waiting_for_its_first_decision_goes_before_a_larger_group() -> None:
+    groups = {"wrong_value": [failure("g1", "g"), failure("g2", "g")], "unknown_parameter": [failure("p1", "p")]}
+    assert next_group(groups, Counter())[0] == "wrong_value"  # nobody has had a turn: the largest group
+    assert next_group(groups, Counter({"g": 1}))[0] == "unknown_parameter"  # "g" had one: "p" first
+    assert next_group(groups, Counter({"g": 1, "p": 1}))[0] == "wrong_value"  # even again: the largest
