@@ -172,11 +172,17 @@ async def checked(
     problem = problem_in(candidate)
     if problem is None or isinstance(proposal, str):
         return candidate
+    # The core's own problems are mended by hand before the proposer is asked, and again after each of its
+    # rewrites: asked to fix the environment's problem, a small proposer puts back the mistake mended before
+    # (seen on the main job: a lookup skill's -1 came back and the draft was refused as a repeat).
     mended = mended_by_hand(proposal, known, none_answers)
     if mended is not None:
         fixed = validate(mended)
-        if fixed.edit is not None and problem_in(fixed) is None:
-            return fixed.model_copy(update={"origin": "repaired", "seen": candidate.seen})
+        if fixed.edit is not None:
+            still = problem_in(fixed)
+            if still is None:
+                return fixed.model_copy(update={"origin": "repaired", "seen": candidate.seen})
+            problem, proposal = still, mended  # the proposer is asked only for what is left
     conversation, last = list(prompt), proposal
     for attempt in range(1, repairs + 1):
         conversation += [
@@ -188,6 +194,7 @@ async def checked(
                                    max_tokens=max_tokens)
         if isinstance(fixed, Proposal):  # a repair fixes the skill's text; the edit stays the one proposed
             fixed = fixed.model_copy(update={"action": last.action, "target": last.target})
+            fixed = mended_by_hand(fixed, known, none_answers) or fixed
         repaired = validate(fixed)
         if repaired.edit is None:
             return candidate.model_copy(update={"edit": None, "refusal": f"repair {attempt} unusable: {repaired.refusal}"})

@@ -206,6 +206,24 @@ def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_
     assert result.counts.accepted_by_origin == {"repaired": 1}
 
 
+def test_a_rewrite_that_puts_back_a_mended_no_result_answer_is_mended_again(tmp_path: Path) -> None:
+    """The proposer fixes what only it can fix and copies back another family's no-result answer, as the
+    1.5B proposer did on the main job: mended by hand again, not refused as a repeat."""
+    class Strict(NoResultEnvironment):
+        def check_skill(self, text: str) -> str | None:
+            return "CALC is spelled in capitals" if "calc:" in text else None
+
+    draft = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B>; if it fails, ANSWER: no sum.")
+    rewrite = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B>; if it fails, ANSWER: no sum.")
+    result, calls = _learn_one_batch(Strict(seed=2, per_split=18), [draft, rewrite], tmp_path / "g.db")
+    asked = [call for call in calls if "Change exactly that" in call[-1]["content"]]
+    assert len(asked) == 1 and "CALC is spelled in capitals" in asked[0][-1]["content"]
+    assert "ANSWER: no sum" not in asked[0][-2]["content"]  # it was shown the draft already mended
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+    body = result.library.skills["calc-first"].body
+    assert "CALC: <A> * <B>" in body and re.search(r"ANSWER: no (product|mixed)\.", body)
+
+
 def test_placeholders_defined_in_the_skill_or_given_by_the_task_pass() -> None:
     known = {"MRN", "CODE"}
     assert unknown_placeholders("GET x?patient=<MRN>&code=<CODE>", known) is None
