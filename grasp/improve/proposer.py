@@ -193,6 +193,14 @@ def to_candidate(
         return Candidate(edit=None, refusal=f"ADD at capacity ({capacity})", group=group)
     if kind is EditKind.ADD and name in library:
         kind = EditKind.MODIFY  # the model meant a rewrite of an existing skill
+    if kind is EditKind.MODIFY and name in library and not _written_for(library[name], family):
+        # Drafted from one family's failures, a rewrite of another family's skill would take that skill away
+        # from the tasks it was accepted for (seen on the main job: a lookup draft rewrote the magnesium
+        # skill): it becomes a skill of its own for this family instead.
+        kind, name = EditKind.ADD, _free_name(library, normalize_name(family) or name)
+        if at_capacity:
+            return Candidate(edit=None, refusal=f"ADD at capacity ({capacity}) (a rewrite of another family's "
+                                                "skill becomes an ADD)", group=group)
     if kind in (EditKind.MODIFY,) and name not in library:
         return Candidate(edit=None, refusal=f"MODIFY of unknown skill {name!r}", group=group)
     if kind in (EditKind.REMOVE, EditKind.REPLACE):
@@ -218,6 +226,19 @@ def to_candidate(
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "skill"
         return Candidate(edit=None, refusal=f"invalid skill: {where}: {first['msg'][:160]}", group=group)
+
+
+def _written_for(skill: Skill, family: str) -> bool:
+    """Whether ``skill`` was learned for ``family`` (an imported skill with no family tag belongs to every one)."""
+    return not skill.tags or family in skill.tags
+
+
+def _free_name(library: dict[str, Skill], wanted: str) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3``, ...: the first name no skill of ``library`` has."""
+    name, number = wanted, 2
+    while name in library:
+        name, number = f"{wanted}-{number}", number + 1
+    return name
 
 
 def similar_skill(library: dict[str, Skill], family: str, description: str) -> str | None:

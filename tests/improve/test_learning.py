@@ -355,3 +355,21 @@ def test_a_made_up_placeholder_in_a_request_is_dropped_without_asking_the_propos
     assert result.counts.accepted_by_origin == {"repaired": 1}
     assert "scale=" not in result.library.skills["calc-first"].body
     assert "GET calc?a=<A>," in result.library.skills["calc-first"].body
+
+
+def test_a_rewrite_of_another_familys_skill_becomes_a_skill_of_its_own() -> None:
+    from grasp.improve.proposer import Proposal, to_candidate
+    from grasp.skills import Skill
+
+    sums = Skill(name="sum-first", description="Use for sums.", body="Reply ANSWER: <A> + <B>.", tags=["sum"])
+    rewrite = Proposal.model_validate(json.loads(proposal("sum-first", "Use for products.", "Reply CALC: <A> * <B>.",
+                                                          action="MODIFY")))
+
+    def drafted(family: str, capacity: int = 4):
+        return to_candidate(rewrite, library={"sum-first": sums}, capacity=capacity, family=family, forbidden=set(),
+                            group="g")
+
+    own = drafted("product").edit
+    assert own.kind.value == "ADD" and own.skill.name == "product" and own.skill.tags == ("product",)
+    assert drafted("sum").edit.kind.value == "MODIFY"  # its own family's skill: a rewrite, as drafted
+    assert "ADD at capacity (1)" in drafted("product", capacity=1).refusal
