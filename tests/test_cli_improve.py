@@ -50,8 +50,8 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
                 next((r.id for r in RunStore(Database(db)).list()), "none")) >= 3):
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-        assert process.returncode == 130, stderr
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, (process.returncode, stderr, stdout[-2000:])  # all of it, if it ever flakes
         (run,) = RunStore(Database(db)).list()
         assert f"grasp improve --resume {run.id}" in stderr and "Traceback" not in stderr
         assert RunStore(Database(db)).get(run.id).status == "interrupted"
