@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +38,16 @@ def endpoint_script(*, body: str = "Reply CALC: <A> * <B> first, then ANSWER.", 
 def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
 
-    fake = FakeOpenAI(text=endpoint_script(body="Reply CALC: <expression> first, then ANSWER.", delay_s=0.05))
+    script = endpoint_script(body="Reply CALC: <expression> first, then ANSWER.", delay_s=0.05)
+    sent = threading.Event()
+
+    def held(messages: list[dict]) -> str:
+        """Slow until Ctrl-C is sent, so that the run cannot finish before it (a fresh clone's run did)."""
+        if not sent.is_set():
+            time.sleep(0.3)
+        return script(messages)
+
+    fake = FakeOpenAI(text=held)
     with serve(fake.app()) as url:
         config = tmp_path / "run.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
@@ -50,8 +60,9 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
                 next((r.id for r in RunStore(Database(db)).list()), "none")) >= 3):
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
+        sent.set()
         stdout, stderr = process.communicate(timeout=60)
-        assert process.returncode == 130, (process.returncode, stderr, stdout[-2000:])  # all of it, if it ever flakes
+        assert process.returncode == 130, (process.returncode, stderr, stdout[-2000:])
         (run,) = RunStore(Database(db)).list()
         assert f"grasp improve --resume {run.id}" in stderr and "Traceback" not in stderr
         assert RunStore(Database(db)).get(run.id).status == "interrupted"
