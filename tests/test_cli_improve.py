@@ -54,12 +54,12 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
         config = tmp_path / "run.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
                           "loop: {epochs: 1, batch_size: 4, candidates: 1}\ngate: {probe_size: 4}\n")
-        command = [sys.executable, "-c", "from grasp.cli import main; main()", "improve", "--config", str(config)]
+        # A suite started in the background (nohup, `&`) passes SIGINT on ignored, and Python then leaves it
+        # ignored: the child takes Ctrl-C back, as a terminal would give it.
+        child = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from grasp.cli import main; main()"
+        command = [sys.executable, "-c", child, "improve", "--config", str(config)]
         env = {**os.environ, "GRASP_DB": str(db)}
-        # A suite started in the background (nohup, `&`) inherits SIGINT ignored, and Python then leaves it
-        # ignored: the child gets Ctrl-C's default back, as a terminal would give it.
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 60
         while time.time() < deadline and not (db.exists() and RunStore(Database(db)).count_episodes(
                 next((r.id for r in RunStore(Database(db)).list()), "none")) >= 3):

@@ -1,9 +1,9 @@
 """From a finished batch to the candidates of one decision.
 
 The loop hands over a batch's episodes; this module groups the failures (the classifier's labels),
-picks a family (the one with the fewest decisions so far, then the largest group), finds a passing trace of it (this batch, an earlier pass, or
-exploration now), asks every candidate source, drops duplicates, and tries each candidate on the
-batch failures it was built for (grasp/improve/trial.py). It also decides when the batch has
+picks one group (of the family with the fewest decisions so far, the largest), finds a passing trace
+of its family (this batch, an earlier pass, or exploration now), asks every candidate source, drops
+duplicates, and tries each candidate on the batch failures it was built for (grasp/improve/trial.py). It also decides when the batch has
 collapsed far below what no skills score, from dev and probe outcomes only (val never feeds a
 candidate).
 """

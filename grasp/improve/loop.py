@@ -24,9 +24,9 @@ from ..tasks import Task
 from .contrast import CandidateAssembly
 from .decide import GateRunner, Judged, best, evidence_for
 from .probe import SAMPLERS
-from .sampling import balanced_sample
 from .proposer import Candidate
 from .revision import Reviser
+from .sampling import balanced_sample
 from .sealed import SealedSplit, sealed_test
 from .rules import AcceptanceRule, rule_from
 from .sources import CandidateSource, sources_from
