@@ -194,14 +194,17 @@ def test_a_foreign_no_result_answer_in_the_steps_is_mended_even_when_the_descrip
     assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
 
 
-def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_back_to_it(tmp_path: Path) -> None:
-    class Strict(NoResultEnvironment):
-        def check_skill(self, text: str) -> str | None:
-            return "CALC is spelled in capitals" if "calc:" in text else None
+class CapitalCalc(NoResultEnvironment):
+    """An environment with a rule of its own that only the proposer can follow: CALC in capitals."""
 
+    def check_skill(self, text: str) -> str | None:
+        return "CALC is spelled in capitals" if "calc:" in text else None
+
+
+def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_back_to_it(tmp_path: Path) -> None:
     foreign = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B>; if it fails, ANSWER: no sum.")
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
-    result, calls = _learn_one_batch(Strict(seed=2, per_split=18), [foreign, right], tmp_path / "g.db")
+    result, calls = _learn_one_batch(CapitalCalc(seed=2, per_split=18), [foreign, right], tmp_path / "g.db")
     assert "CALC is spelled in capitals" in calls[1][-1]["content"]
     assert result.counts.accepted_by_origin == {"repaired": 1}
 
@@ -209,13 +212,9 @@ def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_
 def test_a_rewrite_that_puts_back_a_mended_no_result_answer_is_mended_again(tmp_path: Path) -> None:
     """The proposer fixes what only it can fix and copies back another family's no-result answer, as the
     1.5B proposer did on the main job: mended by hand again, not refused as a repeat."""
-    class Strict(NoResultEnvironment):
-        def check_skill(self, text: str) -> str | None:
-            return "CALC is spelled in capitals" if "calc:" in text else None
-
     draft = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B>; if it fails, ANSWER: no sum.")
     rewrite = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B>; if it fails, ANSWER: no sum.")
-    result, calls = _learn_one_batch(Strict(seed=2, per_split=18), [draft, rewrite], tmp_path / "g.db")
+    result, calls = _learn_one_batch(CapitalCalc(seed=2, per_split=18), [draft, rewrite], tmp_path / "g.db")
     asked = [call for call in calls if "Change exactly that" in call[-1]["content"]]
     assert len(asked) == 1 and "CALC is spelled in capitals" in asked[0][-1]["content"]
     assert "ANSWER: no sum" not in asked[0][-2]["content"]  # it was shown the draft already mended
