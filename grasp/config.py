@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from .errors import ConfigError, GraspError
 
@@ -74,10 +74,11 @@ class LoopConfig(BaseModel):
     checkpoint: Literal["best-val", "last"] = "best-val"
     repairs: int = Field(default=2, ge=0)  # rounds of repair from the environment's check_skill message
     # Try each candidate on the batch failures it was built for before the gate; one that fixes none is
-    # repaired from the outcomes (up to `repairs` times), then refused at trial with no probe spent.
+    # rewritten from the outcomes (up to `trial_repairs` times), then refused at trial with no probe spent.
     trial: bool = True
-    # Collapse recovery probes removing the newest skill only when a batch falls this far below the
-    # no-skill val accuracy of the same families (a weak executor's no-skill accuracy may itself be ~0).
+    trial_repairs: int = Field(default=2, ge=0)
+    # Collapse recovery probes removing the newest skill only when a batch falls this far below what no
+    # skills score on dev for the same families (a weak executor's no-skill accuracy may itself be ~0).
     collapse_margin: float = Field(default=0.3, gt=0, le=1)
 
 
@@ -114,7 +115,9 @@ class RunConfig(BaseModel):
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     explore: ExploreConfig = Field(default_factory=ExploreConfig)
-    limits: dict[str, int] = Field(default_factory=dict)  # tasks per split, e.g. {"dev": 20, "val": 10}
+    # Tasks per split, e.g. {"dev": 20, "val": 10}; a split not named is used whole. {"val": 0} runs no
+    # validation: the final library is the gated head, with no best-val checkpoint choice.
+    limits: dict[str, NonNegativeInt] = Field(default_factory=dict)
     families: list[str] | None = None  # restrict to these task families
     cache: bool = True  # reuse temperature-0 model replies across runs
     # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.

@@ -77,8 +77,9 @@ class CandidateAssembly:
         async def trial(tasks: list[Task], skills: dict[str, Skill], key: str) -> list[Episode]:
             return await run(tasks, skills, "trial", key)
 
-        self.trial = Trial(environment, proposer, trial, repairs=config.loop.repairs, capacity=config.loop.capacity,
-                           seed=config.seed, max_tokens=config.loop.proposal_tokens, everyone=dev)
+        self.trial = Trial(environment, proposer, trial, rewrites=config.loop.trial_repairs, repairs=config.loop.repairs,
+                           capacity=config.loop.capacity, seed=config.seed, max_tokens=config.loop.proposal_tokens,
+                           everyone=dev)
 
     def trivial_answer(self, task_id: str) -> list[Any] | None:
         """The environment's do-nothing answer for a dev task (None for a task outside dev)."""

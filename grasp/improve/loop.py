@@ -73,7 +73,7 @@ class Improver:
         if self.config.families:
             tasks = [task for task in tasks if task.family in self.config.families]
         limit = self.config.limits.get(split)
-        if limit:
+        if limit is not None:
             tasks = balanced_sample(tasks, limit, seed=f"{self.config.seed}:limit:{split}", stratum=self.env.stratum)
         return tasks
 
@@ -128,6 +128,8 @@ class Improver:
         self.save()
 
     async def _validate(self, epoch: int) -> None:
+        if not self.val:  # `limits: {val: 0}`: no checkpoint choice; the gated head is the final library
+            return
         if epoch in self.state.val_done_epochs:  # a resume after the point was stored, before the cursor moved
             return
         head = self.head()
@@ -282,16 +284,19 @@ class Improver:
 
     async def _finish(self) -> None:
         state = self.state
-        if self.config.loop.checkpoint == "last":
-            best_point = max(state.val, key=lambda point: point.epoch)
-        else:  # the no-skill library competes; a tie goes to the library with more gated evidence behind it
-            best_point = max(state.val, key=lambda point: (point.accuracy, point.epoch))
-        state.checkpoint = best_point.version
-        head = self.head()
-        target = self.libraries.version(self.library, best_point.version)
-        if target.content_hash != head.content_hash:
-            self.libraries.checkout(self.library, best_point.version,
-                                    message=f"best-val checkpoint (val {best_point.accuracy:.1%}, epoch {best_point.epoch})")
+        if not state.val:
+            state.checkpoint = self.head().number
+        else:
+            if self.config.loop.checkpoint == "last":
+                best_point = max(state.val, key=lambda point: point.epoch)
+            else:  # the no-skill library competes; a tie goes to the library with more gated evidence behind it
+                best_point = max(state.val, key=lambda point: (point.accuracy, point.epoch))
+            state.checkpoint = best_point.version
+            head = self.head()
+            target = self.libraries.version(self.library, best_point.version)
+            if target.content_hash != head.content_hash:
+                self.libraries.checkout(self.library, best_point.version, message=f"best-val checkpoint "
+                                        f"(val {best_point.accuracy:.1%}, epoch {best_point.epoch})")
         if not state.test:
             final = self.head()
             tasks = self.sealed.resume_read() if state.test_read else self.sealed.read()

@@ -66,11 +66,13 @@ def refused(candidate: Candidate, why: str) -> Candidate:
 class Trial:
     """Runs each candidate on its batch failures and repairs it from the outcomes."""
 
-    def __init__(self, environment: Environment, proposer: Model, run: RunTrial, *, repairs: int, capacity: int,
-                 seed: int, max_tokens: int, everyone: list[Task] | None = None) -> None:
+    def __init__(self, environment: Environment, proposer: Model, run: RunTrial, *, rewrites: int, repairs: int,
+                 capacity: int, seed: int, max_tokens: int, everyone: list[Task] | None = None) -> None:
         self.env, self.proposer, self.run = environment, proposer, run
         self.everyone = everyone or []  # the run's dev tasks: whose no-result answer is whose
-        self.repairs, self.capacity, self.seed, self.max_tokens = repairs, capacity, seed, max_tokens
+        # rewrites: from the trial's outcomes; repairs: of a rewrite the environment's check rejects
+        self.rewrites, self.repairs = rewrites, repairs
+        self.capacity, self.seed, self.max_tokens = capacity, seed, max_tokens
 
     async def judge(self, key: str, index: int, candidate: Candidate, tasks: list[Task], skills: dict[str, Skill],
                     *, family: str, mask: Callable[[str], str], forbidden: set[str]) -> Candidate:
@@ -79,7 +81,7 @@ class Trial:
             return candidate
         forbidden = forbidden | {value for task in tasks for value in self.env.forbidden_values(task)}
         current = candidate
-        for attempt in range(self.repairs + 1):
+        for attempt in range(self.rewrites + 1):
             try:
                 trial_skills = apply_edit(skills, current.edit)
             except ValidationError as error:
@@ -89,14 +91,14 @@ class Trial:
             if fixed:
                 note = f"fixed {len(fixed)}/{len(tasks)} batch failure(s) at trial"
                 return current.model_copy(update={"trial": note + (f" after {attempt} repair(s)" if attempt else "")})
-            if attempt == self.repairs:
+            if attempt == self.rewrites:
                 break
             repaired = await self._repair(current, episodes, tasks, skills, family=family, mask=mask,
                                           forbidden=forbidden, attempt=attempt + 1)
             if repaired.edit is None:
                 return refused(current, f"fixed none of {len(tasks)} batch failure(s); its repair: {repaired.refusal}")
             current = repaired
-        return refused(current, f"fixed none of {len(tasks)} batch failure(s) after {self.repairs} repair(s)")
+        return refused(current, f"fixed none of {len(tasks)} batch failure(s) after {self.rewrites} repair(s)")
 
     async def _repair(self, candidate: Candidate, episodes: list[Episode], tasks: list[Task],
                       skills: dict[str, Skill], *, family: str, mask: Callable[[str], str], forbidden: set[str],

@@ -205,3 +205,23 @@ def test_a_refusal_says_when_the_probe_held_no_failing_item_of_the_candidates_fa
         families = {family[task_id] for task_id in decision.evidence.extra["seen"]}
         chance = any(not item.before and item.family in families for item in decision.evidence.items)
         assert (decision in said) == (not chance)
+
+
+def test_a_run_with_no_val_items_validates_nothing_and_keeps_the_gated_head(tmp_path: Path) -> None:
+    from grasp.store import Database
+    from grasp.store.runs import RunStore
+
+    db = tmp_path / "g.db"
+    cfg = config().model_copy(update={"limits": {"val": 0}})
+    result = asyncio.run(run(str(db), run_id="noval", cfg=cfg))
+    assert RunStore(Database(db)).count_episodes("noval", phase="val") == 0 and result.state.val == []
+    head = LibraryStore(db).versions("noval")[-1]
+    assert result.state.checkpoint == head.number and HELPFUL in result.library.skills
+    assert result.state.test["final"]["accuracy"] > result.state.test["no_skills"]["accuracy"]
+
+
+def test_a_negative_split_limit_is_refused_with_its_field() -> None:
+    from grasp.config import RunConfig
+
+    with pytest.raises(ValueError, match="limits.val"):
+        RunConfig.model_validate({"limits": {"val": -1}})

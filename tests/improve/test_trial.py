@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
 from grasp.config import ExploreConfig
 from grasp.environment import Episode
@@ -60,10 +62,11 @@ def scripted_proposer(repair: str, prompts: list[str]) -> ScriptedModel:
     return ScriptedModel(reply, name="trial-proposer")
 
 
-def trial_run(tmp_path: Path, repair: str) -> tuple[object, list[str], RunStore, list]:
+def trial_run(tmp_path: Path, repair: str, trial_repairs: int = 2) -> tuple[object, list[str], RunStore, list]:
     """An improve run with the body-aware executor, a proposer answering trial repairs with ``repair``."""
     db, prompts = tmp_path / "g.db", []
-    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(), trial_config(),
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(),
+                                 trial_config(trial_repairs),
                                  db=db, proposer=scripted_proposer(repair, prompts), run_id="t"))
     return result, prompts, RunStore(Database(db)), LibraryStore(db).decisions("t", run_id="t")
 
@@ -79,24 +82,26 @@ def calc_pass(task) -> Episode:
                              {"role": "assistant", "content": f"ANSWER: {value}"}])
 
 
-def trial_config():
-    cfg = config(candidates=1, epochs=1, trial=True, repairs=2)
+def trial_config(trial_repairs: int = 2):
+    cfg = config(candidates=1, epochs=1, trial=True, repairs=2, trial_repairs=trial_repairs)
     return cfg.model_copy(update={"explore": ExploreConfig(attempts=0)})
 
 
-def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_with_no_probe(tmp_path: Path) -> None:
-    result, prompts, runs, decisions = trial_run(tmp_path, USELESS)
+@pytest.mark.parametrize("trial_repairs", [2, 1])
+def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_with_no_probe(
+        tmp_path: Path, trial_repairs: int) -> None:
+    result, prompts, runs, decisions = trial_run(tmp_path, USELESS, trial_repairs)
     assert decisions and all(d.evidence.reason.startswith("refused at trial: fixed none") for d in decisions)
-    assert "after 2 repair(s)" in decisions[0].evidence.reason
+    assert f"after {trial_repairs} repair(s)" in decisions[0].evidence.reason
     assert runs.count_episodes("t", phase="probe") == 0  # nothing reached the gate
     assert result.counts.refused_at_trial == len(decisions) and result.counts.gate_episodes == 0
-    # Each try ran on the batch's failing products: the first proposal and two repairs.
+    # Each try ran on the batch's failing products: the first proposal and each of its rewrites.
     trial = runs.episodes("t", phase="trial", key_prefix="trial:e1:b0:")
     family = trial[0].family
     batch_failures = {e.task_id for e in runs.episodes("t", phase="train", key_prefix="train:e1:b0:")
                       if not e.passed and e.family == family}
     assert {e.task_id for e in trial} == batch_failures  # the decision family's failures in this batch, no others
-    assert len(trial) == 3 * len(batch_failures) and not any(e.passed for e in trial)
+    assert len(trial) == (1 + trial_repairs) * len(batch_failures) and not any(e.passed for e in trial)
     # The repair prompt showed what happened on dev: what was sent, and "answered X, expected Y", masked.
     repair = next(text for text in prompts if "fixed none of them" in text)
     assert "sent: ANSWER: 0" in repair and "answered [0], expected" in repair
