@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..agent.runner import run_tasks
 from ..config import RunConfig
+from ..errors import ConfigError
 from ..edits import Evidence
 from ..environment import Environment, Episode
 from ..evaluate import EvalResult
@@ -70,6 +71,18 @@ class Improver:
     # -- plumbing ---------------------------------------------------------------------
     def _tasks(self, split: str) -> list[Task]:
         tasks = self.env.tasks(split)
+        if split in self.state.drawn:  # a resumed run: exactly the tasks it started with
+            by_id = {task.id: task for task in tasks}
+            missing = [task_id for task_id in self.state.drawn[split] if task_id not in by_id]
+            if missing:
+                raise ConfigError(f"run {self.run_id}: {len(missing)} of its {split} task(s) are gone from the "
+                                  f"environment ({', '.join(missing[:3])}); it cannot be resumed on these tasks")
+            return [by_id[task_id] for task_id in self.state.drawn[split]]
+        tasks = self._draw(split, tasks)
+        self.state.drawn[split] = [task.id for task in tasks]
+        return tasks
+
+    def _draw(self, split: str, tasks: list[Task]) -> list[Task]:
         if self.config.families:
             tasks = [task for task in tasks if task.family in self.config.families]
         limit = self.config.limits.get(split)

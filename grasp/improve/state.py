@@ -21,6 +21,9 @@ class RunState(BaseModel):
     baseline_done: bool = False
     step_base: dict[str, int] = Field(default_factory=dict)  # step key -> library version it started from
     probe_pool: list[str] = Field(default_factory=list)  # dev task ids reserved for early probes
+    # Each split's task ids as first drawn: a resume runs the same tasks under its stored cursor even if the
+    # draw (split limits, families, sampling) would come out differently in the grasp that resumes it.
+    drawn: dict[str, list[str]] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     proposals: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)  # decision key -> candidates
     val: list[ValPoint] = Field(default_factory=list)

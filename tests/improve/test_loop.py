@@ -225,3 +225,61 @@ def test_a_negative_split_limit_is_refused_with_its_field() -> None:
 
     with pytest.raises(ValueError, match="limits.val"):
         RunConfig.model_validate({"limits": {"val": -1}})
+
+
+class _Interrupted(BaseException):
+    """Stands for a process stopped in the middle of a run."""
+
+
+def test_a_resumed_run_runs_the_tasks_it_drew_even_when_the_draw_has_changed(tmp_path: Path, monkeypatch) -> None:
+    from environments.arithmetic import ArithmeticEnvironment
+    from grasp.errors import ConfigError
+    from grasp.improve import improve
+    from grasp.models import ScriptedModel
+    from grasp.store import Database
+    from grasp.store.runs import RunStore
+
+    from . import scripted_run
+
+    db = tmp_path / "g.db"
+    cfg = config(candidates=1, epochs=1).model_copy(update={"limits": {"dev": 8, "val": 4, "test": 6}})
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    answers = scripted_run.executor()._reply
+    calls = {"n": 0}
+
+    def stopping(messages: list[dict[str, str]]) -> str:
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise _Interrupted
+        return answers(messages)
+
+    def proposer():
+        return scripted_run.proposer(scripted_run.DEFAULT_PROPOSALS, by_seed=cfg.seed)
+
+    with pytest.raises(_Interrupted):
+        asyncio.run(improve(environment, ScriptedModel(stopping, name="stopping"), cfg, db=str(db),
+                            proposer=proposer(), run_id="drawn"))
+    runs = RunStore(Database(db))
+    drawn = runs.get("drawn").state["drawn"]
+    assert len(drawn["dev"]) == 8 and len(drawn["val"]) == 4 and len(drawn["test"]) == 6
+
+    # A task that is gone from the environment is named, not silently dropped.
+    info = runs.get("drawn")
+    gone = {**info.state, "drawn": {**drawn, "dev": [*drawn["dev"], "dev-gone-99"]}}
+    runs.update("drawn", state=gone)
+    with pytest.raises(ConfigError, match="dev-gone-99"):
+        asyncio.run(improve(environment, ScriptedModel(answers, name="stopping"), cfg, db=str(db),
+                            proposer=proposer(), resume="drawn"))
+    runs.update("drawn", state=info.state)
+
+    # The grasp that resumes draws differently (another sampler, a changed limit): the run keeps its tasks.
+    import importlib
+
+    loop = importlib.import_module("grasp.improve.loop")  # (the package's name is also its function's)
+    monkeypatch.setattr(loop, "balanced_sample", lambda tasks, count, **_: list(tasks)[-count:])
+    result = asyncio.run(improve(environment, ScriptedModel(answers, name="stopping"), cfg, db=str(db),
+                                 proposer=proposer(), resume="drawn"))
+    assert result.state.drawn == drawn
+    ran = {e.task_id for e in runs.episodes("drawn", phase="train", key_prefix="train:")}
+    assert ran and ran <= set(drawn["dev"])
+    assert {e.task_id for e in runs.episodes("drawn", phase="test", key_prefix="test:")} == set(drawn["test"])
