@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from ..agent.runner import run_tasks
 from ..config import RunConfig
-from ..errors import ConfigError
 from ..edits import Evidence
 from ..environment import Environment, Episode
+from ..errors import ConfigError
 from ..evaluate import EvalResult
 from ..models.base import Model
 from ..skills import Skill
