@@ -245,11 +245,12 @@ def write_html(result: BenchResult, target: Path) -> Path:
     from .report import TEMPLATES
 
     rows = result.rows
+    curves = {r.method: r.curve for r in rows if r.curve}  # none when the runs had no val items
     page = TEMPLATES.get_template("bench.html.j2").render(
         result=result, table=markdown(result),
         bars=method_bars([r.method for r in rows], [r.mean for r in rows], [r.low for r in rows],
                          [r.high for r in rows]),
-        curves=method_curves({r.method: r.curve for r in rows if r.curve}),
+        curves=method_curves(curves) if curves else "",
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")

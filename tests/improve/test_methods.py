@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import warnings
 from pathlib import Path
 from statistics import stdev
 
@@ -164,6 +165,11 @@ def test_a_bench_runs_methods_over_seeds_resumably_and_tabulates_them(tmp_path: 
         assert f"s{seed}: +{pair.fixed}/-{pair.broken}, p={pair.p_value:.3g}" in grasp_line
     page = write_html(result, tmp_path / "b1.html").read_text()
     assert page.count("<svg") == 2
+    # Runs with no val items have no learning curve: the page shows the bars alone, and says nothing empty.
+    flat = result.model_copy(update={"rows": [row.model_copy(update={"curve": []}) for row in result.rows]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert write_html(flat, tmp_path / "flat.html").read_text().count("<svg") == 1
     before = RunStore(Database(db)).count_episodes("b1-grasp-s3")
     assert go().rows == result.rows  # a second call resumes: every run is finished, nothing runs again
     assert RunStore(Database(db)).count_episodes("b1-grasp-s3") == before
