@@ -3,9 +3,9 @@
 The loop hands over a batch's episodes; this module groups the failures (the classifier's labels),
 picks one group (of the family with the fewest decisions so far, the largest), finds a passing trace
 of its family (this batch, an earlier pass, or exploration now), asks every candidate source, drops
-duplicates, and tries each candidate on the batch failures it was built for (grasp/improve/trial.py). It also decides when the batch has
-collapsed far below what no skills score, from dev and probe outcomes only (val never feeds a
-candidate).
+duplicates, and tries each candidate on the batch failures it was built for (grasp/improve/trial.py).
+It also decides when the batch has collapsed far below what no skills score, from dev and probe
+outcomes only (val never feeds a candidate).
 """
 
 from __future__ import annotations

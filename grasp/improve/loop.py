@@ -295,21 +295,22 @@ class Improver:
         return SAMPLERS[self.config.gate.sampler](known, size=self.config.gate.probe_size, exclude=exclude,
                                                   seed=f"{self.config.seed}:probe:{key}", focus=focus)
 
+    def _best_val_point(self) -> ValPoint | None:
+        """The val point whose library is final; None with no val items (the gated head is final)."""
+        if not self.state.val:
+            return None
+        if self.config.loop.checkpoint == "last":
+            return max(self.state.val, key=lambda point: point.epoch)
+        # the no-skill library competes; a tie goes to the library with more gated evidence behind it
+        return max(self.state.val, key=lambda point: (point.accuracy, point.epoch))
+
     async def _finish(self) -> None:
         state = self.state
-        if not state.val:
-            state.checkpoint = self.head().number
-        else:
-            if self.config.loop.checkpoint == "last":
-                best_point = max(state.val, key=lambda point: point.epoch)
-            else:  # the no-skill library competes; a tie goes to the library with more gated evidence behind it
-                best_point = max(state.val, key=lambda point: (point.accuracy, point.epoch))
-            state.checkpoint = best_point.version
-            head = self.head()
-            target = self.libraries.version(self.library, best_point.version)
-            if target.content_hash != head.content_hash:
-                self.libraries.checkout(self.library, best_point.version, message=f"best-val checkpoint "
-                                        f"(val {best_point.accuracy:.1%}, epoch {best_point.epoch})")
+        best_point = self._best_val_point()
+        state.checkpoint = best_point.version if best_point else self.head().number
+        if best_point and self.libraries.version(self.library, best_point.version).content_hash != self.head().content_hash:
+            self.libraries.checkout(self.library, best_point.version, message=f"best-val checkpoint "
+                                    f"(val {best_point.accuracy:.1%}, epoch {best_point.epoch})")
         if not state.test:
             final = self.head()
             tasks = self.sealed.resume_read() if state.test_read else self.sealed.read()

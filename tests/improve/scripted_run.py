@@ -30,18 +30,23 @@ def executor(kill_after: int | None = None) -> ScriptedModel:
         calls["n"] += 1
         if kill_after is not None and calls["n"] > kill_after:
             os.kill(os.getpid(), signal.SIGKILL)  # a crash in the middle of a batch
-        system = messages[0]["content"]
-        question = messages[1]["content"].split("What is ")[1].rstrip("?")
-        if "### harmful-" in system:
-            return "ANSWER: -1"
-        broad = "### broad-calc" in system
-        if broad and "*" not in question and "only products" not in system:
-            return "ANSWER: -1"  # the broad skill breaks plain sums until it is narrowed
-        if "*" in question and f"### {HELPFUL}" not in system and not broad:
-            return "ANSWER: 0"
-        return f"ANSWER: {safe_eval(question)}"
+        return answer(messages)
 
     return ScriptedModel(reply, name="skill-aware-executor")
+
+
+def answer(messages: list[dict[str, str]]) -> str:
+    """The skill-aware executor's reply to ``messages``."""
+    system = messages[0]["content"]
+    question = messages[1]["content"].split("What is ")[1].rstrip("?")
+    if "### harmful-" in system:
+        return "ANSWER: -1"
+    broad = "### broad-calc" in system
+    if broad and "*" not in question and "only products" not in system:
+        return "ANSWER: -1"  # the broad skill breaks plain sums until it is narrowed
+    if "*" in question and f"### {HELPFUL}" not in system and not broad:
+        return "ANSWER: 0"
+    return f"ANSWER: {safe_eval(question)}"
 
 
 def proposal(name: str, description: str, body: str = "Reply CALC: <expression>, then ANSWER: <value>.",

@@ -244,7 +244,7 @@ def test_a_resumed_run_runs_the_tasks_it_drew_even_when_the_draw_has_changed(tmp
     db = tmp_path / "g.db"
     cfg = config(candidates=1, epochs=1).model_copy(update={"limits": {"dev": 8, "val": 4, "test": 6}})
     environment = ArithmeticEnvironment(seed=1, per_split=18)
-    answers = scripted_run.executor()._reply
+    answers = scripted_run.answer
     calls = {"n": 0}
 
     def stopping(messages: list[dict[str, str]]) -> str:
