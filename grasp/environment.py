@@ -113,6 +113,13 @@ class Environment(ABC):
         Say exactly what to change: the message is fed back to the proposer for a repair."""
         return None
 
+    def mend_skill(self, text: str) -> str:
+        """Optional: ``text`` (a skill's description and steps) with what ``check_skill`` would reject and the
+        environment can correct by itself corrected (a misspelt parameter renamed, a character encoded).
+        Done instead of asked: a proposer call that only copies a correction costs as much as a draft, and a
+        small proposer asked to change one thing often changes others. Default: unchanged."""
+        return text
+
     def proposer_brief(self) -> ProposerBrief:
         """Optional: the proposer's persona and one worked example of a skill for this environment."""
         return ProposerBrief()

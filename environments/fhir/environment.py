@@ -217,6 +217,19 @@ class FhirEnvironment(Environment):
             return f"{rtype}?{query}: {problem}"
         return None
 
+    def mend_skill(self, text: str) -> str:
+        """``text`` with each request this server would reject replaced by the correction ``check_skill``
+        offers (misspelt parameters renamed, '+' encoded in dates, literal record filters dropped), where
+        there is one; what is still wrong after it is left for the proposer."""
+        def mend(match: re.Match[str]) -> str:
+            rtype, written = match.group(1), match.group(2)
+            query = written.rstrip(".,;:)")
+            if _rejection(rtype, query) is None:
+                return match.group(0)
+            return f"{rtype}?{_corrected(rtype, query)}{written[len(query):]}"
+
+        return SKILL_REQUEST.sub(mend, text)
+
     def proposer_brief(self) -> ProposerBrief:
         return BRIEF
 

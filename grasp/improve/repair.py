@@ -128,11 +128,13 @@ def skill_text(candidate: Candidate) -> str | None:
 
 
 def mended_by_hand(proposal: Proposal, known: Collection[str],
-                   none_answers: tuple[Collection[Any], Collection[Any]]) -> Proposal | None:
-    """The proposal with the core's own two problems fixed without a model call, or None when that
-    changes nothing (the environment's own problems are left to the proposer)."""
+                   none_answers: tuple[Collection[Any], Collection[Any]],
+                   environment_mend: Callable[[str], str] = lambda text: text) -> Proposal | None:
+    """The proposal with the core's own two problems and what the environment corrects by itself
+    (``Environment.mend_skill``) fixed without a model call, or None when that changes nothing (what is
+    left is asked of the proposer)."""
     def mend(text: str) -> str:
-        return with_own_none_answer(without_unknown_parameters(text, known), *none_answers)
+        return environment_mend(with_own_none_answer(without_unknown_parameters(text, known), *none_answers))
 
     body, description = mend(proposal.body), mend(proposal.description)
     if (body, description) == (proposal.body, proposal.description):
@@ -172,10 +174,12 @@ async def checked(
     problem = problem_in(candidate)
     if problem is None or isinstance(proposal, str):
         return candidate
-    # The core's own problems are mended by hand before the proposer is asked, and again after each of its
-    # rewrites: asked to fix the environment's problem, a small proposer puts back the mistake mended before
-    # (seen on the main job: a lookup skill's -1 came back and the draft was refused as a repeat).
-    mended = mended_by_hand(proposal, known, none_answers)
+    # What can be mended by hand is, before the proposer is asked and again after each of its rewrites:
+    # asked to fix the environment's problem, a small proposer puts back the mistake mended before (seen on
+    # the main job: a lookup skill's -1 came back and the draft was refused as a repeat). On the main job (seed 0) the
+    # glucose draft's repair call only copied the server's correction (``count`` to ``_count``): 15 s of
+    # proposer time for what ``Environment.mend_skill`` does at once.
+    mended = mended_by_hand(proposal, known, none_answers, environment.mend_skill)
     if mended is not None:
         fixed = validate(mended)
         if fixed.edit is not None:
@@ -194,7 +198,7 @@ async def checked(
                                    max_tokens=max_tokens)
         if isinstance(fixed, Proposal):  # a repair fixes the skill's text; the edit stays the one proposed
             fixed = fixed.model_copy(update={"action": last.action, "target": last.target})
-            fixed = mended_by_hand(fixed, known, none_answers) or fixed
+            fixed = mended_by_hand(fixed, known, none_answers, environment.mend_skill) or fixed
         repaired = validate(fixed)
         if repaired.edit is None:
             return candidate.model_copy(update={"edit": None, "refusal": f"repair {attempt} unusable: {repaired.refusal}"})

@@ -118,6 +118,18 @@ def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvir
     assert not grade.passed and grade.tags == ["missing-order"]
 
 
+def test_mend_skill_writes_the_correction_check_skill_offers(env: FhirEnvironment) -> None:
+    text = ("1. GET Observation?patient=<MRN>&code=<CODE>&sort=-date&count=1\n"
+            "2. Then GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00.\n3. FINISH([-1]).")
+    mended = env.mend_skill(text)
+    assert mended == ("1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1\n"
+                      "2. Then GET Observation?patient=<MRN>&date=ge<SINCE_24H>%2B00:00.\n3. FINISH([-1]).")
+    assert env.check_skill(mended) is None
+    valid = "GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1"
+    assert env.mend_skill(valid) == valid
+    assert env.mend_skill("GET Observation?bogus=1") == "GET Observation?bogus=1"  # nothing close: left to the proposer
+
+
 def test_check_skill_finds_requests_the_server_would_reject(env: FhirEnvironment) -> None:
     assert "Unknown search parameter 'sort'" in env.check_skill("GET Observation?patient=<MRN>&code=GLU&sort=-date")
     assert "encode it as %2B" in env.check_skill("Observation?patient=<MRN>&date=ge2024-01-01T00:00:00+00:00")

@@ -209,6 +209,21 @@ def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_
     assert result.counts.accepted_by_origin == {"repaired": 1}
 
 
+class SelfMendingCalc(CapitalCalc):
+    """The same rule, and the environment corrects it by itself (as FHIR renames ``count`` to ``_count``)."""
+
+    def mend_skill(self, text: str) -> str:
+        return text.replace("calc:", "CALC:")
+
+
+def test_a_problem_the_environment_mends_itself_costs_no_proposer_call(tmp_path: Path) -> None:
+    lower = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B> first, then ANSWER.")
+    result, calls = _learn_one_batch(SelfMendingCalc(seed=2, per_split=18), [lower], tmp_path / "g.db")
+    assert not any("Change exactly that" in call[-1]["content"] for call in calls)
+    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert "Reply CALC: <A> * <B> first" in result.library.skills["calc-first"].body
+
+
 def test_a_rewrite_that_puts_back_a_mended_no_result_answer_is_mended_again(tmp_path: Path) -> None:
     """The proposer fixes what only it can fix and copies back another family's no-result answer, as the
     1.5B proposer did on the main job: mended by hand again, not refused as a repeat."""
