@@ -123,7 +123,8 @@ def create_app(store: WorldStore) -> Starlette:
             '"search":{"mode":"match"}}'
             for row in page
         )
-        head = json.dumps({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links})
+        head = json.dumps({"resourceType": "Bundle", "type": "searchset", "total": total, "link": links},
+                          separators=(",", ":"))  # compact, as HAPI serves JSON and as the entries are
         text = head[:-1] + (f',"entry":[{entries}]}}' if entries else "}")
         return Response(text, media_type=FHIR_JSON)
 

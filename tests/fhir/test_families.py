@@ -118,6 +118,32 @@ def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvir
     assert not grade.passed and grade.tags == ["missing-order"]
 
 
+def test_the_agent_reads_a_bundle_without_the_self_link_that_echoes_its_request(
+        env: FhirEnvironment, manifest: Manifest, get) -> None:
+    task = next(t for t in all_tasks(manifest) if t.family == "latest_glucose")
+    mrn = get("Observation?code=GLU&_count=1").json()["entry"][0]["resource"]["subject"]["reference"].split("/")[1]
+    query = f"Observation?patient={mrn}&code=GLU&_sort=-date&_count=1"
+
+    async def run():
+        session = await env.open(task)
+        try:
+            return await session.step(f"GET {query}"), await session.step("GET Observation?patient=nobody")
+        finally:
+            await session.close()
+            await env.aclose()
+
+    (found, empty) = asyncio.run(run())
+    served = get(query).json()
+    assert [link["relation"] for link in served["link"]] == ["self", "next"]  # the server sends both, as HAPI does
+    read = json.loads(found.observation.split("\n", 1)[1])
+    assert [link["relation"] for link in read["link"]] == ["next"]
+    assert read["total"] == served["total"] > 1
+    assert [e["resource"] for e in read["entry"]] == [e["resource"] for e in served["entry"]]  # every field kept
+    assert found.observation.startswith("HTTP 200\n{") and '": ' not in found.observation  # compact JSON
+    assert json.loads(empty.observation.split("\n", 1)[1]) == {"resourceType": "Bundle", "type": "searchset",
+                                                                 "total": 0}
+
+
 def test_mend_skill_writes_the_correction_check_skill_offers(env: FhirEnvironment) -> None:
     text = ("1. GET Observation?patient=<MRN>&code=<CODE>&sort=-date&count=1\n"
             "2. Then GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00.\n3. FINISH([-1]).")
