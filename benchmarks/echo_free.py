@@ -74,8 +74,8 @@ def main() -> None:
         if replies["recorded"] != replies["echo-free"]:
             print(f"changed: {replies['recorded']!r} -> {replies['echo-free']!r}")
     print(f"{len(calls)} dev calls after a Bundle with a self link; identical replies {same}/{len(calls)}")
-    for arm in tokens:
-        print(f"{arm:>9}: observation tokens {tokens[arm]}, model time {seconds[arm]:.1f} s "
+    for arm, count in tokens.items():
+        print(f"{arm:>9}: observation tokens {count}, model time {seconds[arm]:.1f} s "
               f"(ratio {seconds[arm] / seconds['recorded']:.2f})")
 
 
