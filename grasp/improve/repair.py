@@ -177,8 +177,8 @@ async def checked(
     # What can be mended by hand is, before the proposer is asked and again after each of its rewrites:
     # asked to fix the environment's problem, a small proposer puts back the mistake mended before (seen on
     # the main job: a lookup skill's -1 came back and the draft was refused as a repeat). On the main job
-    # (seed 0) the glucose draft's repair call only copied the server's correction (``count`` to
-    # ``_count``): 15 s of proposer time for what ``Environment.mend_skill`` does at once.
+    # (seed 0) the glucose draft took two repair calls (34 s) to copy the server's correction (``count`` to
+    # ``_count``), which ``Environment.mend_skill`` makes at once.
     mended = mended_by_hand(proposal, known, none_answers, environment.mend_skill)
     if mended is not None:
         fixed = validate(mended)
