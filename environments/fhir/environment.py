@@ -36,6 +36,7 @@ from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
 IN_PROCESS_BASE = "http://fhir.local/fhir/"
 REFERENCE_LIBRARY = Path(__file__).parent / "reference_library"
 SKILL_REQUEST = re.compile(r"\b(" + "|".join(RESOURCE_TYPES) + r")\?([^\s`'\"]+)")
+SENTENCE_END = ".,;:)"  # punctuation after a request written in a sentence, not part of its query
 MAX_OBSERVATION_CHARS = 4000
 
 INSTRUCTIONS = """You are an assistant working in a hospital's FHIR R4 electronic health record.
@@ -203,7 +204,7 @@ class FhirEnvironment(Environment):
         and, where the server can tell, the request corrected (misspelt parameters renamed, '+' encoded):
         a small model copies a corrected request far more reliably than it applies a rule."""
         for rtype, query in SKILL_REQUEST.findall(text):
-            query = query.rstrip(".,;:)")
+            query = query.rstrip(SENTENCE_END)
             problem = _rejection(rtype, query)
             if problem is None:
                 continue
@@ -223,7 +224,7 @@ class FhirEnvironment(Environment):
         there is one; what is still wrong after it is left for the proposer."""
         def mend(match: re.Match[str]) -> str:
             rtype, written = match.group(1), match.group(2)
-            query = written.rstrip(".,;:)")
+            query = written.rstrip(SENTENCE_END)
             if _rejection(rtype, query) is None:
                 return match.group(0)
             return f"{rtype}?{_corrected(rtype, query)}{written[len(query):]}"

@@ -308,7 +308,8 @@ class Improver:
         state = self.state
         best_point = self._best_val_point()
         state.checkpoint = best_point.version if best_point else self.head().number
-        if best_point and self.libraries.version(self.library, best_point.version).content_hash != self.head().content_hash:
+        chosen = self.libraries.version(self.library, best_point.version) if best_point else None
+        if chosen and chosen.content_hash != self.head().content_hash:
             self.libraries.checkout(self.library, best_point.version, message=f"best-val checkpoint "
                                     f"(val {best_point.accuracy:.1%}, epoch {best_point.epoch})")
         if not state.test:

@@ -129,7 +129,7 @@ def skill_text(candidate: Candidate) -> str | None:
 
 def mended_by_hand(proposal: Proposal, known: Collection[str],
                    none_answers: tuple[Collection[Any], Collection[Any]],
-                   environment_mend: Callable[[str], str] = lambda text: text) -> Proposal | None:
+                   environment_mend: Callable[[str], str]) -> Proposal | None:
     """The proposal with the core's own two problems and what the environment corrects by itself
     (``Environment.mend_skill``) fixed without a model call, or None when that changes nothing (what is
     left is asked of the proposer)."""
