@@ -104,8 +104,8 @@ async def run_bench(
         runs.create(kind="bench", environment=environment.name, run_id=bench_id, manifest_hash=environment.manifest_hash(),
                     config={"base": base.model_dump(mode="json"), "methods": methods, "seeds": seeds})
     runs.update(bench_id, status="running")
-    for method in (m for m in methods if m not in YARDSTICKS):
-        for seed in seeds:
+    for seed in seeds:  # seed by seed: a bench stopped part way has every method on the seeds it finished
+        for method in (m for m in methods if m not in YARDSTICKS):
             run_id = f"{bench_id}-{method}-s{seed}"
             info = known.get(run_id)
             if info is not None and info.status == "finished":

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationErr
 from .errors import ConfigError, GraspError
 
 T = TypeVar("T", bound=BaseModel)
+HELD_OUT_BASE = 1000  # the sealed world of run seed S is HELD_OUT_BASE + S unless the config names one
 LAST_ROUND_NOTICE = "This is your last action: reply with FINISH and your answer now."
 
 
@@ -122,6 +123,16 @@ class RunConfig(BaseModel):
     cache: bool = True  # reuse temperature-0 model replies across runs
     # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
     reference: bool = True
+    # The seed of the held-out world the sealed test is drawn from (Environment.held_out); None: HELD_OUT_BASE +
+    # seed, so every run seed is measured on a world of its own that nobody developed on.
+    sealed_world: NonNegativeInt | None = None
+    # The environment's hand-written help to the learner (check_skill, mend_skill, its proposer brief, its
+    # placeholder notes); false runs the method on its own (grasp/unaided.py; the bench method grasp-bare).
+    environment_help: bool = True
+
+    @property
+    def sealed_world_seed(self) -> int:
+        return self.sealed_world if self.sealed_world is not None else HELD_OUT_BASE + self.seed
 
 
 def stored_config(data: dict, *, run_id: str) -> RunConfig:

@@ -167,6 +167,22 @@ class Environment(ABC):
         """Content hash of the task manifest, recorded by every run."""
         return None
 
+    # -- the sealed test: a world nobody developed on -----------------------------------------
+    def world(self) -> str | None:
+        """Optional: a name for the world this environment's tasks come from (e.g. "fhir world seed 42,
+        100 patients"), recorded with each sealed test so that a result says where it was measured."""
+        return None
+
+    def held_out(self, seed: int) -> "Environment":
+        """Optional: the same environment (families, templates, graders) on a world generated from ``seed``
+        that nobody developed on: new records, names, ids and values. Its ``tasks("test")`` are the sealed
+        test of a run whose held-out seed is ``seed``, so no code, setting or skill can have been tuned on
+        them. Raise ``ConfigError`` when ``seed`` cannot be built, or is the world dev and val come from.
+
+        Default: ``self``, and the sealed test is this environment's own test split (then keep that split
+        out of every development look, by hand)."""
+        return self
+
     async def aclose(self) -> None:
         """Release shared resources (servers, clients)."""
 

@@ -97,9 +97,9 @@ class Skill(BaseModel):
     def content_hash(self) -> str:
         return content_hash([self])
 
-    def to_markdown(self, preface: str = "") -> str:
-        """Render as the text injected into a prompt; ``preface``: a line read before the steps."""
-        return f"### {self.name}\nWhen: {self.description}\n\n" + (f"{preface}\n" if preface else "") + self.body
+    def to_markdown(self) -> str:
+        """Render as the text injected into a prompt."""
+        return f"### {self.name}\nWhen: {self.description}\n\n{self.body}"
 
     @property
     def placeholders(self) -> list[str]:
@@ -114,6 +114,23 @@ DEFINITION = re.compile(r"<([A-Za-z][\w-]*)>\s*(?:=|is\b)")
 def defined_placeholders(text: str) -> set[str]:
     """Placeholders ``text`` says where to get itself (``<NAME> = ...``, ``<NAME> is ...``)."""
     return set(DEFINITION.findall(text))
+
+
+def with_meanings(skill: Skill, notes: dict[str, str]) -> Skill:
+    """``skill`` with a line, ahead of its steps, saying what each task placeholder it uses stands for
+    (``notes``: the environment's ``variable_notes``), leaving out those it defines itself.
+
+    The line is part of the skill's own text, so it is counted in its length, stored, shown by ``library
+    show`` and read only by the arms that have the skill: the executor reads nothing else besides the
+    skills that differs between no skills and a library. Placed before the steps, it is what turns a skill
+    into an answer for a small executor (dev, magnesium: with "<SINCE_24H> = 24 hours before now" ahead of
+    the request 10/10; after the steps 5/10; with none 5/10). Idempotent: the line defines what it names."""
+    defined = defined_placeholders(f"{skill.description}\n{skill.body}")
+    used = [name for name in skill.placeholders if name in notes and name not in defined]
+    if not used:
+        return skill
+    line = "Placeholders: " + "; ".join(f"<{name}> = {notes[name]}" for name in used) + "."
+    return skill.model_copy(update={"body": f"{line}\n{skill.body}"})
 
 
 def content_hash(skills: list[Skill]) -> str:

@@ -124,6 +124,9 @@ def sealed_lines(test: Mapping[str, Any]) -> list[str]:
     """The sealed-test result as lines that begin with fixed words: overall, per stratum, the trivial
     answer, the reference library (a script can read each by its first words)."""
     lines = []
+    if test.get("world"):
+        lines.append(f"sealed test world: {test['world']}" + (" (held out: nobody developed on it; dev and val: "
+                     f"{test.get('development_world')})" if test.get("held_out") else " (the environment's own test split)"))
     if test.get("paired"):
         lines.append(f"sealed test: {Paired.model_validate(test['paired']).one_line()}")
     for name, result in (test.get("strata") or {}).items():

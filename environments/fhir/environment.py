@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import json
 import re
 import uuid
@@ -22,7 +23,7 @@ from starlette.applications import Starlette
 from grasp.environment import Environment, ProposerBrief, Session, Step
 from grasp.skillfiles import import_skills
 from grasp.skills import Skill
-from grasp.errors import EnvironmentError_
+from grasp.errors import ConfigError, EnvironmentError_
 from grasp.tasks import Grade, Task
 from probes.manifest import Manifest, manifest_path
 
@@ -30,7 +31,9 @@ from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
 from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, RESOURCE_TYPES, SearchError, build_query
 from .server import EPISODE_HEADER, create_app
-from .storage import WorldStore
+from .storage import WorldStore, world_path
+from .tasks import draw_manifest
+from .world import DEFAULT_PATIENTS, DEFAULT_SEED, generate
 from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
 
 IN_PROCESS_BASE = "http://fhir.local/fhir/"
@@ -60,14 +63,12 @@ Answers in FINISH are a JSON list of bare values: numbers without units, strings
 BRIEF = ProposerBrief(
     persona="You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
             "checklist the agent will read before similar tasks, so that it avoids the mistake it made.",
-    # One shape that covers both answers a lookup can have (a number read from the Bundle, or the task's
-    # no-result answer), on a resource no lookup family asks about. A count example once taught "read the
-    # total", and a date example taught answering a date where a number was asked: the answer here is a number.
-    example='{"action": "ADD", "name": "latest-active-dose", "description": "Use when asked for the dose of a '
-            'patient\'s most recent active medication order.", "body": "1. GET MedicationRequest?patient=<MRN>'
-            '&status=active&_sort=-date&_count=1&_elements=dosageInstruction\\n2. If the Bundle\'s total is 0, '
-            'FINISH([-1]).\\n3. Otherwise FINISH([<dose>]) with <dose> = entry[0].resource.dosageInstruction[0]'
-            '.doseAndRate[0].doseQuantity.value, the number only."}',
+    # The format, on a shape no task family answers with (a count of conditions, read from the Bundle's
+    # total): an example that is one family's answer is copied as that answer, and then what is learned is
+    # the example, not the method (a lab example's "If the total is 0, FINISH([-1])" was copied word for word).
+    example='{"action": "ADD", "name": "count-conditions", "description": "Use when asked how many conditions '
+            'a patient has on record.", "body": "1. GET Condition?patient=<MRN>&_summary=count\\n2. FINISH([<total>]) '
+            'with <total> = the Bundle\'s total, a number."}',
 )
 
 
@@ -110,7 +111,6 @@ def _exact_instants(query: str) -> list[str]:
 
 
 NAME_PARAMS = {"name", "given", "family"}
-JOINED = re.compile(r"^<(\w+)>(?:\+|%20| )<(\w+)>$")
 
 
 def _joined_names(query: str) -> list[str]:
@@ -130,19 +130,20 @@ def _rejection(rtype: str, query: str) -> str | None:
                 "task: a value that picks out a record comes from the task, written as a <PLACEHOLDER>; drop a "
                 "filter the task gives no value for")
     if joined := _joined_names(query):
-        return (f"{', '.join(joined)}: a name search matches one word of a name, so two words together match "
-                "nobody; search each part with its own parameter: given=<GIVEN>&family=<FAMILY>")
+        return (f"{', '.join(joined)}: this server matches each word of a name separately, as HAPI does, so "
+                "two words in one name parameter match nobody")
     if exact := _exact_instants(query):
-        return (f"{', '.join(exact)}: a date and time with no prefix matches only records stamped at that exact "
-                "second, so this finds nothing; a time window needs a prefix: ge (on or after), gt, le (on or "
-                "before), lt, e.g. date=ge<SINCE_24H>%2B00:00 for the last 24 hours (<SINCE_24H> = now minus one day)")
+        return (f"{', '.join(exact)}: a date and time with no prefix is an eq search, which matches only records "
+                "stamped at that exact second, so this finds nothing on almost every task (the prefixes are eq, gt, "
+                "ge, lt, le)")
     return None
 
 
 def _corrected(rtype: str, query: str) -> str:
-    """``query`` with what the server can fix by itself fixed: a parameter name close to a valid one,
+    """``query`` with what the server determines by itself fixed: a parameter name close to a valid one,
     an unencoded '+' in a date, a record filter with a literal value dropped when others still pick the
-    record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``)."""
+    record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``). Never
+    what a task needs (a window, which parameters to combine): that is the skill's to learn."""
     known = sorted(PARAMETERS[rtype] | COMMON)
     parts = []
     for part in query.split("&"):
@@ -151,8 +152,6 @@ def _corrected(rtype: str, query: str) -> str:
             key = guess[0]
         if key in DATE_PARAMS:
             value = value.replace("+", "%2B")
-        if key in NAME_PARAMS and (words := JOINED.match(value)) and {*words.groups()} == {"GIVEN", "FAMILY"}:
-            key, value = "given", "<GIVEN>&family=<FAMILY>"
         parts.append(f"{key}{equals}{value}")
     kept = [part for part in parts if not _literal_records(part)]
     if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
@@ -188,6 +187,42 @@ class FhirEnvironment(Environment):
 
     def manifest_hash(self) -> str:
         return self.manifest.hash
+
+    def world(self) -> str:
+        world = self.manifest.world
+        where = f"the server at {self.base_url}, " if self._external else ""
+        apart = f", held out from world {world['apart_from']}" if "apart_from" in world else ""
+        return f"{where}fhir world seed {world.get('seed', DEFAULT_SEED)}{apart}, {world.get('patients', DEFAULT_PATIENTS)} patients"
+
+    def held_out(self, seed: int) -> "FhirEnvironment":
+        """The same families on a world generated from ``seed``, with none of this world's MRNs: its test split
+        (drawn as the shipped manifest's is) is the sealed test. An external server serves its own records and
+        cannot be handed a new world, so there the sealed test stays this manifest's test split."""
+        if self._external:
+            return self
+        home = self.manifest.world
+        home_seed, patients = int(home.get("seed", DEFAULT_SEED)), int(home.get("patients", DEFAULT_PATIENTS))
+        if not 0 <= seed < 2**31:
+            raise ConfigError(f"sealed_world {seed}: a held-out world seed must be from 0 to {2**31 - 1}")
+        if seed == home_seed:
+            raise ConfigError(f"sealed_world {seed} is the world dev and val are drawn from; the sealed test must "
+                              "come from another world (any other seed)")
+        reserved = home_mrns(home_seed, patients)
+        try:
+            drawn = draw_manifest(seed, patients, reserved=reserved)
+        except Exception as error:  # noqa: BLE001 - whatever stops a world from being built, said in one line
+            raise ConfigError(f"sealed_world {seed}: the held-out world cannot be built ({type(error).__name__}: "
+                              f"{error})") from None
+        tasks = [task.model_copy(update={"id": f"w{seed}-{task.id}"}) for task in drawn.split("test")]
+        if not tasks:
+            raise ConfigError(f"sealed_world {seed}: the held-out world cannot be built: {patients} patients give "
+                              "no test task")
+        manifest = Manifest(environment="fhir", world={**drawn.world, "apart_from": home_seed},
+                            splits={"test": tasks})
+        store = WorldStore.open(seed, patients, path=world_path(seed, patients, held_out_from=home_seed),
+                                reserved=reserved)
+        return FhirEnvironment(manifest=manifest, max_rounds=self.max_rounds,
+                               max_observation_chars=self.max_observation_chars, world_store=store)
 
     def instructions(self) -> str:
         return INSTRUCTIONS.format(base=self.base_url)
@@ -286,6 +321,12 @@ class FhirEnvironment(Environment):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+@functools.cache
+def home_mrns(seed: int, patients: int) -> frozenset[str]:
+    """The MRNs of the world of ``seed``: a world held out from it reserves them."""
+    return frozenset(patient["id"] for patient in generate(seed, patients).patients())
 
 
 def without_echo(text: str) -> str:

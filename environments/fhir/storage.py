@@ -59,8 +59,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GRASP_CACHE_DIR") or Path.home() / ".cache" / "grasp")
 
 
-def world_path(seed: int = DEFAULT_SEED, patients: int = DEFAULT_PATIENTS) -> Path:
-    return cache_dir() / f"fhir-world-v{WORLD_VERSION}-seed{seed}-n{patients}.db"
+def world_path(seed: int = DEFAULT_SEED, patients: int = DEFAULT_PATIENTS, *, held_out_from: int | None = None) -> Path:
+    """The cache file of a world; a held-out world (MRNs of world ``held_out_from`` reserved) has its own."""
+    apart = f"-apart{held_out_from}" if held_out_from is not None else ""
+    return cache_dir() / f"fhir-world-v{WORLD_VERSION}-seed{seed}{apart}-n{patients}.db"
 
 
 def utc_text(value: str | None) -> str | None:
@@ -133,11 +135,13 @@ class WorldStore:
         *,
         path: Path | None = None,
         progress: Callable[[int, int], None] | None = None,
+        reserved: frozenset[str] = frozenset(),
     ) -> "WorldStore":
-        """The cached world for ``seed``; built (and validated) on first use."""
+        """The cached world for ``seed``; built (and validated) on first use. A world with ``reserved`` MRNs
+        (a held-out one) is another world than the plain one of its seed: give it a ``path`` of its own."""
         path = path or world_path(seed, patients)
         if not _is_complete(path):
-            build(path, seed, patients, progress=progress)
+            build(path, seed, patients, progress=progress, reserved=reserved)
         return cls(path)
 
     def insert(self, resource: dict[str, Any], episode: str) -> None:
@@ -175,12 +179,13 @@ def _is_complete(path: Path) -> bool:
 
 
 def build(
-    path: Path, seed: int, patients: int, *, progress: Callable[[int, int], None] | None = None
+    path: Path, seed: int, patients: int, *, progress: Callable[[int, int], None] | None = None,
+    reserved: frozenset[str] = frozenset(),
 ) -> int:
     """Generate, validate and store a world; written to a temp file and renamed, so never half-built."""
     from .validation import validate_resource
 
-    world = generate(seed, patients)
+    world = generate(seed, patients, reserved=reserved)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)

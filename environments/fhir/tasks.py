@@ -19,10 +19,10 @@ OOD_PER_FAMILY = 30
 
 
 def draw_manifest(seed: int = DEFAULT_SEED, patients: int = DEFAULT_PATIENTS, *, sizes: dict[str, int] | None = None,
-                  ood_per_family: int = OOD_PER_FAMILY) -> Manifest:
-    """Draw every family's instances and deal them into disjoint splits."""
+                  ood_per_family: int = OOD_PER_FAMILY, reserved: frozenset[str] = frozenset()) -> Manifest:
+    """Draw every family's instances and deal them into disjoint splits (``reserved``: see ``generate``)."""
     sizes = sizes or SPLIT_SIZES
-    index = WorldIndex(generate(seed, patients))
+    index = WorldIndex(generate(seed, patients, reserved=reserved))
     splits: dict[str, list[Task]] = {name: [] for name in (*sizes, "ood")}
     for name, family in sorted(FAMILIES.items()):
         rng = random.Random(f"{seed}:{name}")

@@ -99,12 +99,16 @@ class _Builder:
         return {"lastUpdated": stamp(moment + timedelta(minutes=self.rng.randint(5, 90)))}
 
 
-def generate(seed: int = DEFAULT_SEED, patients: int = DEFAULT_PATIENTS) -> World:
-    """Build the whole world in memory; the same seed gives the same world."""
+def generate(seed: int = DEFAULT_SEED, patients: int = DEFAULT_PATIENTS, *,
+             reserved: frozenset[str] = frozenset()) -> World:
+    """Build the whole world in memory; the same seed (and ``reserved``) gives the same world.
+
+    ``reserved``: MRNs no patient here may have (another world's, so that a held-out world shares no
+    patient with the world dev and val come from)."""
     builder = _Builder(seed)
     resources: list[dict[str, Any]] = []
     profiles: dict[str, Profile] = {}
-    used_mrns: set[str] = set()
+    used_mrns: set[str] = set(reserved)
     for index in range(patients):
         mrn = _mrn(builder.rng, used_mrns)
         profile = _draw_profile(builder.rng)

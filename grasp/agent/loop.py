@@ -45,7 +45,7 @@ async def run_episode(
     rounds_allowed = max_rounds or environment.max_rounds
     grammar = environment.action_grammar() if model.supports_grammar else None
     messages: list[dict[str, str]] = [
-        {"role": "system", "content": environment.instructions() + skills_block(skills, environment.variable_notes())},
+        {"role": "system", "content": environment.instructions() + skills_block(skills)},
         {"role": "user", "content": environment.task_prompt(task)},
     ]
     record = Episode(task_id=task.id, family=task.family, passed=False, skills=[s.name for s in skills])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..skills import Skill, defined_placeholders
+from ..skills import Skill
 from ..tasks import Task
 
 WORD = re.compile(r"[a-z0-9]{3,}")
@@ -55,23 +55,10 @@ def followed(skills: list[Skill], actions: list[str]) -> str | None:
     return scored[0][1] if scored and scored[0][0] > 0 else None
 
 
-def placeholder_meanings(skill: Skill, notes: dict[str, str]) -> str:
-    """A line saying what each task placeholder in ``skill`` stands for (``notes``: the environment's
-    ``variable_notes``), leaving out those the skill defines itself (``<NAME> = ...``, ``<NAME> is ...``).
-
-    Placed before the steps, it is what turns a skill into an answer for a small executor: with the line
-    "<SINCE_24H> = 24 hours before now (YYYY-MM-DDThh:mm:ss)" ahead of the request, it wrote the day before
-    and kept the skill's ``%2B00:00`` (dev, magnesium: 10/10); with the line after the steps it wrote the day
-    right but copied the task's unencoded ``+00:00`` (5/10, every value item a 400); with none, it put now
-    itself (5/10)."""
-    defined = defined_placeholders(f"{skill.description}\n{skill.body}")
-    used = [name for name in skill.placeholders if name in notes and name not in defined]
-    return "Placeholders: " + "; ".join(f"<{name}> = {notes[name]}" for name in used) + "." if used else ""
-
-
-def skills_block(skills: list[Skill], notes: dict[str, str] | None = None) -> str:
-    """The skills as the executor reads them, each with what its placeholders stand for (see above)."""
+def skills_block(skills: list[Skill]) -> str:
+    """The skills as the executor reads them: each skill's own text and nothing else, so that whatever
+    else the executor reads is the same with no skills and with any library."""
     if not skills:
         return ""
-    body = "\n\n".join(skill.to_markdown(placeholder_meanings(skill, notes or {})) for skill in skills)
+    body = "\n\n".join(skill.to_markdown() for skill in skills)
     return f"\n\nSkills learned from earlier work (follow them when they apply):\n\n{body}"

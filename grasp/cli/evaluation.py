@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..config import RunConfig, model_config_from
+from ..config import HELD_OUT_BASE, RunConfig, model_config_from
 from ..errors import ConfigError, ValidationError
 from ..environment import Episode
 from ..evaluate import EvalResult, evaluate
@@ -44,6 +44,9 @@ def eval_command(
     cache: Annotated[bool, typer.Option(help="Reuse temperature-0 replies from earlier runs.")] = True,
     base_url: Annotated[str | None, typer.Option(help="Use an external FHIR server at this base URL.")] = None,
     task_file: Annotated[Path | None, typer.Option(help="MedAgentBench task file (--env medagentbench).")] = None,
+    sealed_world: Annotated[int | None, typer.Option(help="--split test: the held-out world to read, as a run's "
+                                                          "sealed_world [default: run seed 0's, "
+                                                          f"{HELD_OUT_BASE}].")] = None,
     db: DbOption = None,
 ) -> None:
     """Evaluate a library (or no skills) on a split; the run is stored."""
@@ -53,6 +56,8 @@ def eval_command(
     options = {key: value for key, value in (("base_url", base_url), ("task_file", task_file),
                                               ("max_rounds", max_rounds)) if value}
     environment = load_environment(env, **options)
+    if split == "test":  # the sealed split is a held-out world's, as in every run (Environment.held_out)
+        environment = environment.held_out(HELD_OUT_BASE if sealed_world is None else sealed_world)
     skills = {}
     if library:
         skills = LibraryStore(database).resolve(library).skills
@@ -71,12 +76,12 @@ def eval_command(
     tasks = tasks[:limit] if limit else tasks
     runs = RunStore(database)
     config = {"split": split, "library": library, "model": model, "limit": limit, "families": family,
-              "max_rounds": max_rounds, "notice": notice}
+              "max_rounds": max_rounds, "notice": notice, "world": environment.world()}
     run_id = runs.create(kind="eval", environment=env, config=config, manifest_hash=environment.manifest_hash(),
                          library=library)
     if split == "test" and env != "medagentbench":
-        err_console.print("reminder: test is the sealed split; every read of it weakens what it can tell you "
-                          "(tune on val)")
+        err_console.print(f"test: the sealed split of {environment.world() or 'the environment'}; every read of "
+                          "it weakens what it can tell you (tune on val)", markup=False)
     metered = MeteredModel(load_model(model_config_from(model, api_key_env=api_key_env)), role="executor", runs=runs, run_id=run_id,
                            cache=ReplyCache(database) if cache else None)
     console.print(f"run {run_id}: {len(tasks)} task(s) of {env}/{split} with "

@@ -12,6 +12,7 @@ from ..models.base import Model
 from ..models.metered import MeteredModel
 from ..store import Database, LibraryStore, Version
 from ..store.runs import ReplyCache, RunStore
+from ..unaided import Unaided
 from ..errors import ConfigError
 from .counters import RunCounts, run_counts
 from .loop import Event, Improver
@@ -61,6 +62,13 @@ async def improve(
     if resume:
         info = runs.get(resume)
         config = stored_config(info.config, run_id=info.id)
+    config = config or RunConfig()
+    # Built before anything is stored: a held-out world that cannot be built refuses the run, and loses nothing.
+    home, sealed = environment, environment.held_out(config.sealed_world_seed)
+    identity["sealed_world"] = sealed.world()
+    if not config.environment_help:
+        environment = Unaided(environment)
+    if resume:
         state = RunState.model_validate(info.state or {})
         run_id, library = info.id, info.library or info.id
         differences = [f"{what}: recorded {state.identity.get(what)!r}, now {value!r}"
@@ -75,7 +83,6 @@ async def improve(
     else:
         # What was actually passed in is what the record says, not the config's defaults; a
         # package.module:Class spec is kept, since it is how `grasp improve --resume` finds the class again.
-        config = config or RunConfig()
         if ":" not in config.environment:
             config = config.model_copy(update={"environment": environment.name})
         if config.library:  # a capacity that differs from the existing library's is refused before the run exists
@@ -101,12 +108,15 @@ async def improve(
     writer = proposer or model.with_own_context()  # the proposer and classifier: one context apart from the executor's
     improver = Improver(environment, executor, metered(writer, "proposer"),
                         metered(writer, "classifier"), config, libraries, runs, run_id, library, state,
-                        on_event=on_event, on_episode=on_episode, rule=rule, sources=sources)
+                        on_event=on_event, on_episode=on_episode, rule=rule, sources=sources, sealed_environment=sealed)
     try:
         await improver.run()
     except BaseException:
         runs.update(run_id, status="interrupted", state=state.model_dump(mode="json"))
         raise
+    finally:
+        if sealed is not home:
+            await sealed.aclose()
     counts = run_counts(libraries, runs, run_id, library)
     summary = {"headline": _headline(state), "test": state.test, **counts.model_dump()}
     runs.update(run_id, status="finished", summary=summary, state=state.model_dump(mode="json"))

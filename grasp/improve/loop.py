@@ -41,8 +41,10 @@ class Improver:
                  config: RunConfig, libraries: LibraryStore, runs: RunStore, run_id: str, library: str,
                  state: RunState, *, on_event: Event | None = None,
                  on_episode: Callable[[Episode], None] | None = None, rule: AcceptanceRule | None = None,
-                 sources: list[CandidateSource] | None = None) -> None:
+                 sources: list[CandidateSource] | None = None, sealed_environment: Environment | None = None) -> None:
         self.env, self.executor, self.proposer, self.classifier = environment, executor, proposer, classifier
+        # Where the sealed test is drawn from and run: a held-out world (Environment.held_out), else the same one.
+        self.sealed_env = sealed_environment or environment
         self.config, self.libraries, self.runs, self.run_id, self.library = config, libraries, runs, run_id, library
         self.state = state
         self.emit = on_event or (lambda kind, data: None)
@@ -57,7 +59,8 @@ class Improver:
                                max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.last_round_notice,
                                on_episode=on_episode)
         self.reviser = Reviser(environment, proposer, config, self.gate)
-        self.dev, self.val, test = (self._tasks(split) for split in ("dev", "val", "test"))
+        self.dev, self.val = (self._tasks(split, environment) for split in ("dev", "val"))
+        test = self._tasks("test", self.sealed_env)
         self.dev_by_id = {task.id: task for task in self.dev}
         self.sealed = SealedSplit(test, state)
 
@@ -69,8 +72,8 @@ class Improver:
                                           on_episode)
 
     # -- plumbing ---------------------------------------------------------------------
-    def _tasks(self, split: str) -> list[Task]:
-        tasks = self.env.tasks(split)
+    def _tasks(self, split: str, environment: Environment) -> list[Task]:
+        tasks = environment.tasks(split)
         if split in self.state.drawn:  # a resumed run: exactly the tasks it started with
             by_id = {task.id: task for task in tasks}
             missing = [task_id for task_id in self.state.drawn[split] if task_id not in by_id]
@@ -78,16 +81,19 @@ class Improver:
                 raise ConfigError(f"run {self.run_id}: {len(missing)} of its {split} task(s) are gone from the "
                                   f"environment ({', '.join(missing[:3])}); it cannot be resumed on these tasks")
             return [by_id[task_id] for task_id in self.state.drawn[split]]
-        tasks = self._draw(split, tasks)
+        tasks = self._draw(split, tasks, environment)
         self.state.drawn[split] = [task.id for task in tasks]
         return tasks
 
-    def _draw(self, split: str, tasks: list[Task]) -> list[Task]:
+    def _draw(self, split: str, tasks: list[Task], environment: Environment) -> list[Task]:
         if self.config.families:
             tasks = [task for task in tasks if task.family in self.config.families]
         limit = self.config.limits.get(split)
         if limit is not None:
-            tasks = balanced_sample(tasks, limit, seed=f"{self.config.seed}:limit:{split}", stratum=self.env.stratum)
+            tasks = balanced_sample(tasks, limit, seed=f"{self.config.seed}:limit:{split}", stratum=environment.stratum)
+        if split == "test" and not tasks:
+            raise ConfigError(f"the sealed test ({self.sealed_env.world() or 'the test split'}) holds no task of "
+                              f"the run's families ({', '.join(self.config.families or ['any'])})")
         return tasks
 
     def save(self) -> None:
@@ -96,9 +102,10 @@ class Improver:
     def head(self):
         return self.libraries.version(self.library)
 
-    async def _run(self, tasks: list[Task], skills: dict[str, Skill], *, phase: str, prefix: str) -> list[Episode]:
+    async def _run(self, tasks: list[Task], skills: dict[str, Skill], *, phase: str, prefix: str,
+                   environment: Environment | None = None) -> list[Episode]:
         self.emit("phase", {"label": prefix, "total": len(tasks)})
-        episodes = await run_tasks(self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
+        episodes = await run_tasks(environment or self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
                                    runs=self.runs, run_id=self.run_id, concurrency=self.config.concurrency,
                                    skills_per_episode=self.config.loop.skills_per_episode,
                                    max_rounds=self.config.max_rounds, notice=self.config.last_round_notice,
@@ -318,8 +325,8 @@ class Improver:
             self.save()
 
             async def run(items: list[Task], skills: dict[str, Skill], prefix: str) -> list[Episode]:
-                return await self._run(items, skills, phase="test", prefix=prefix)
+                return await self._run(items, skills, phase="test", prefix=prefix, environment=self.sealed_env)
 
-            state.test = await sealed_test(self.env, tasks, final.skills, final.number, run,
-                                           reference=self.config.reference)
+            state.test = await sealed_test(self.sealed_env, tasks, final.skills, final.number, run,
+                                           reference=self.config.reference, development=self.env)
             self.emit("test", state.test)

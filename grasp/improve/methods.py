@@ -15,6 +15,10 @@ from ..errors import ConfigError
 METHODS: dict[str, dict[str, Any]] = {
     # GRASP as configured: induction and the proposer, the gate, revision, best-val checkpoint.
     "grasp": {},
+    # GRASP on its own: the same loop with the environment's hand-written help to the learner off (no
+    # check_skill / mend_skill, the generic proposer brief, no placeholder notes; grasp/unaided.py), so that a
+    # bench shows how much of a lift is the method and how much is the environment's help.
+    "grasp-bare": {"environment_help": False},
     # GRASP with the paper's four drafts per decision, whatever the config's own count (the main job drafts one,
     # for time): the like-for-like partner of ungated-k4.
     "grasp-k4": {"loop": {"candidates": 4}},
@@ -49,6 +53,6 @@ def method_config(base: RunConfig, method: str, *, seed: int, library: str) -> R
         raise ConfigError(f"unknown method {method!r} (have: {', '.join(METHODS)})")
     data = base.model_dump(mode="json")
     for section, changes in METHODS[method].items():
-        data[section] = {**(data.get(section) or {}), **changes}
+        data[section] = {**(data.get(section) or {}), **changes} if isinstance(changes, dict) else changes
     data.update(seed=seed, library=library)
     return RunConfig.model_validate(data)

@@ -20,7 +20,7 @@ from ..edits import Edit, EditKind
 from ..environment import Environment, Episode, ProposerBrief
 from ..errors import ModelError, ModelUnavailable
 from ..models.base import ChatResult, Model, structured
-from ..skills import Skill, normalize_name
+from ..skills import Skill, normalize_name, with_meanings
 from ..tasks import Task
 from ..agent.selection import words
 from .traces import complaints, compress, within_budget
@@ -173,8 +173,12 @@ def to_candidate(
     forbidden: set[str],
     group: str,
     mask: Callable[[str], str] = lambda text: text,
+    notes: dict[str, str] | None = None,
 ) -> Candidate:
     """Validate one proposal into an Edit, or a refusal that says why.
+
+    ``notes``: the environment's ``variable_notes``; what the skill's placeholders stand for is written
+    into its text (``grasp.skills.with_meanings``), where only the arms that have the skill read it.
 
     ``mask`` first rewrites the declared task values and identifiers the model copied into
     placeholders (an exact, mechanical fix); a value in ``forbidden`` that is still there after it
@@ -218,7 +222,8 @@ def to_candidate(
         if other.name != (target or name) and other.description.strip().lower() == description.strip().lower():
             return Candidate(edit=None, refusal=f"duplicate trigger of skill {other.name!r}", group=group)
     try:
-        skill = Skill(name=name, description=description, body=body[:MAX_BODY], tags=[family])
+        skill = with_meanings(Skill(name=name, description=description, body=body[:MAX_BODY], tags=[family]),
+                              notes or {})
         if kind is EditKind.REPLACE:
             return Candidate(edit=Edit(kind=kind, target=target, skill=skill), group=group)
         return Candidate(edit=Edit(kind=kind, skill=skill), group=group)

@@ -52,7 +52,8 @@ class Reviser:
             forbidden = set().union(*(self.env.forbidden_values(task) for task in shown_tasks))
             candidate = to_candidate(proposals[0], library={**skills, skill.name: skill},
                                      capacity=self.config.loop.capacity + 1, family=skill.tags[0] if skill.tags else "",
-                                     forbidden=forbidden, group="revision", mask=mask)
+                                     forbidden=forbidden, group="revision", mask=mask,
+                                     notes=self.env.variable_notes())
             if candidate.edit is not None and candidate.edit.skill is not None:
                 revised_skill = candidate.edit.skill.model_copy(update={"name": skill.name, "tags": skill.tags})
                 candidate = Candidate(edit=winner.edit.model_copy(update={"skill": revised_skill}), group="revision",

@@ -46,10 +46,11 @@ def _outcomes(result: EvalResult) -> dict[str, bool]:
 
 
 async def sealed_test(environment: Environment, tasks: list[Task], final_skills: dict[str, Skill], final_version: int,
-                      run: RunEpisodes, *, reference: bool) -> dict[str, Any]:
+                      run: RunEpisodes, *, reference: bool, development: Environment | None = None) -> dict[str, Any]:
     """The sealed-test record: no skills -> final (paired, overall and per stratum), the trivial answer
-    and, when ``reference`` and the environment ships one, the reference library. ``run(tasks, skills,
-    prefix)`` runs stored, resumable episodes."""
+    and, when ``reference`` and the environment ships one, the reference library, all on ``tasks`` of
+    ``environment`` (the held-out world; ``development``: the one dev and val came from, named beside it).
+    ``run(tasks, skills, prefix)`` runs stored, resumable episodes."""
     none = EvalResult(episodes=await run(tasks, {}, "test:none"))
     learned = none  # the final library may be the no-skill one: the same episodes, not run twice
     if final_skills:
@@ -65,6 +66,9 @@ async def sealed_test(environment: Environment, tasks: list[Task], final_skills:
         "final": {"passed": learned.passed, "total": len(learned.episodes), "accuracy": learned.accuracy,
                   "ci95": list(learned.interval()), "version": final_version, "skills": len(final_skills)},
         "paired": paired(_outcomes(none), _outcomes(learned)).model_dump(),
+        "world": environment.world(),
+        "held_out": development is not None and environment is not development,
+        "development_world": (development or environment).world(),
     }
     record.update(summary(tasks, environment, _outcomes(none), _outcomes(learned), trivial, reference_outcomes))
     return record

@@ -89,7 +89,8 @@ class ProposerSource:
 
         def validate(reply: Proposal | str) -> Candidate:
             return to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
-                                family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask)
+                                family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask,
+                                notes=self.env.variable_notes())
 
         seen = [contrast.tasks[i] for i in contrast.seen if i in contrast.tasks]
         known = {name for task in seen for name in task.variables}

@@ -116,7 +116,7 @@ class Trial:
             if isinstance(draft, Proposal):  # a rewrite keeps the proposed edit's kind, name and target
                 draft = draft.model_copy(update={"action": edit.kind.value, "name": skill.name, "target": edit.target})
             return to_candidate(draft, library=skills, capacity=self.capacity, family=family, forbidden=forbidden,
-                                group=candidate.group, mask=mask)
+                                group=candidate.group, mask=mask, notes=self.env.variable_notes())
 
         repaired = validate(reply)
         if repaired.edit is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 
-from environments.fhir.environment import FhirEnvironment
+from environments.fhir.environment import FhirEnvironment, _rejection
 from environments.fhir.families import FAMILIES
 from environments.fhir.reference import reference_actions, run_reference
 from grasp.tasks import Task
@@ -194,7 +195,8 @@ def test_check_skill_refuses_a_time_filter_that_matches_one_exact_second(env) ->
     """``date=<NOW>`` with no prefix is an eq search on one second: on the server it finds nothing, so a skill
     written that way answers "none" on every value task. A prefixed window, a bare day or a birth date pass."""
     exact = env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&date=<NOW>%2B00:00&_sort=-date&_count=1")
-    assert exact and "date=<NOW>%2B00:00: a date and time with no prefix" in exact and "ge (on or after)" in exact
+    assert exact and "date=<NOW>%2B00:00: a date and time with no prefix is an eq search" in exact
+    assert "<SINCE_24H>" not in exact  # what the server rejects, never the window a family needs
     assert env.check_skill("GET Observation?patient=<MRN>&date=2024-03-15T09:30:00Z") is not None
     assert env.check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00") is None
     assert env.check_skill("GET Observation?patient=<MRN>&date=2024-03-15") is None
@@ -208,13 +210,38 @@ def test_check_skill_names_a_second_problem_behind_the_first(env) -> None:
     assert "no prefix" in both
 
 
-def test_check_skill_splits_a_name_searched_as_two_words(env) -> None:
-    """``name=<FAMILY>+<GIVEN>`` becomes "Pavel Kettering", which matches no single word of any name."""
+def test_check_skill_says_why_a_name_searched_as_two_words_matches_nobody_and_writes_no_query(env) -> None:
+    """``name=<FAMILY>+<GIVEN>`` becomes "Pavel Kettering", which matches no single word of any name. Which
+    parameters to search instead is the skill's to learn: the linter offers no rewritten request."""
     joined = env.check_skill("1. GET Patient?name=<FAMILY>+<GIVEN>&birthdate=<BIRTHDATE>\n2. FINISH([<id>])")
-    assert "name=<FAMILY>+<GIVEN>: a name search matches one word of a name" in joined
-    assert joined.endswith("Write it as: Patient?given=<GIVEN>&family=<FAMILY>&birthdate=<BIRTHDATE>")
-    assert "Write it as" not in env.check_skill("GET Patient?name=<FULL_NAME>%20<X>")
+    assert "name=<FAMILY>+<GIVEN>: this server matches each word of a name separately" in joined
+    assert "Write it as" not in joined and "given=" not in joined
+    assert env.mend_skill("GET Patient?name=<FAMILY>+<GIVEN>") == "GET Patient?name=<FAMILY>+<GIVEN>"
     assert env.check_skill("GET Patient?name=<FAMILY>&birthdate=<BIRTHDATE>") is None
+
+
+REJECTED = [
+    "Observation?patient=<MRN>&code=<CODE>&date=<NOW>%2B00:00&_count=1",
+    "Observation?patient=<MRN>&date=<NOW>+00:00",
+    "Observation?patient=<MRN>&count=1&sort=-date",
+    "Observation?patient=S6173803&code=<CODE>",
+    "Patient?name=<GIVEN>+<FAMILY>&birthdate=<BIRTHDATE>",
+    "Patient?identifier=1234567890&family=<FAMILY>",
+    "Observation?subject=<MRN>&valueQuantity=<X>",
+    "MedicationRequest?patient=<MRN>&date=ge2024",
+]
+
+
+@pytest.mark.parametrize("request_", REJECTED)
+def test_a_rejection_names_no_placeholder_the_skill_did_not_write(env, request_: str) -> None:
+    """The linter says what the server rejects and why, and corrects what the server determines itself; it
+    never brings in a task's value (a window's <SINCE_24H>, a name's <GIVEN>) that the skill did not use."""
+    rtype, query = request_.split("?", 1)
+    message = _rejection(rtype, query)
+    assert message is not None
+    written = set(re.findall(r"<\w+>", query))
+    assert set(re.findall(r"<\w+>", message)) <= written | {"<PLACEHOLDER>"}
+    assert set(re.findall(r"<\w+>", env.check_skill(f"GET {request_}"))) <= written | {"<PLACEHOLDER>"}
 
 
 def test_a_skill_that_gives_another_familys_no_result_answer_is_named(env) -> None:

@@ -98,26 +98,36 @@ def test_an_answer_that_appears_inside_an_id_is_still_a_placeholder(env: FhirEnv
     assert "FINISH([<VALUE>])" in body and f"FINISH([{age}])" not in body
 
 
-def test_the_executor_reads_what_each_placeholder_stands_for_before_the_steps(env: FhirEnvironment) -> None:
+def test_what_a_placeholder_stands_for_is_the_skills_own_text_and_the_executor_reads_nothing_else(
+        env: FhirEnvironment) -> None:
     """A small executor wrote "now" for <SINCE_24H>, or the task's unencoded '+00:00', until the meaning
-    stood ahead of the request; a placeholder the skill defines itself is not explained twice."""
-    from grasp.skills import Skill
+    stood ahead of the request. That line is written into the skill (stored, counted, shown), never added
+    when the prompt is built: the executor's prompt for a task is the same in every arm but for the skills'
+    own text. A placeholder the skill defines itself is not explained twice."""
+    from grasp.agent import skills_block
+    from grasp.skills import Skill, with_meanings
 
     task = _task(env, "latest_mg_24h")
-    skill = Skill(name="mg-24h", description="Use when asked for the latest magnesium of <MRN> in 24 hours.",
-                  body="1. <VALUE> is the number read from the Bundle.\n"
-                       "2. GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_count=1\n"
-                       "3. FINISH([<VALUE>])", tags=["latest_mg_24h"])
+    drafted = Skill(name="mg-24h", description="Use when asked for the latest magnesium of <MRN> in 24 hours.",
+                    body="1. <VALUE> is the number read from the Bundle.\n"
+                         "2. GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_count=1\n"
+                         "3. FINISH([<VALUE>])", tags=["latest_mg_24h"])
+    skill = with_meanings(drafted, env.variable_notes())
+    line = skill.body.splitlines()[0]
+    assert line.startswith("Placeholders: ") and "<MRN> = the patient's MRN" in line
+    assert "<SINCE_24H> = 24 hours before now" in line and "<CODE> =" in line and "<VALUE>" not in line
+    assert with_meanings(skill, env.variable_notes()) == skill
     seen: list[list[dict[str, str]]] = []
 
     def reply(messages: list[dict[str, str]]) -> str:
         seen.append(messages)
         return "FINISH([-1])"
 
-    asyncio.run(run_episode(env, task, ScriptedModel(reply, name="scripted-reader"), [skill]))
+    for skills in ([], [drafted], [skill]):
+        asyncio.run(run_episode(env, task, ScriptedModel(reply, name="scripted-reader"), skills))
     asyncio.run(env.aclose())
-    system = seen[0][0]["content"]
-    line = next(text for text in system.splitlines() if text.startswith("Placeholders: "))
-    assert "<MRN> = the patient's MRN" in line and "<SINCE_24H> = 24 hours before now" in line
-    assert "<CODE> =" in line and "<VALUE>" not in line
-    assert system.index(line) < system.index("1. <VALUE> is")
+    bare, drafted_arm, noted_arm = seen
+    for arm, skills in ((drafted_arm, [drafted]), (noted_arm, [skill])):
+        assert arm[0]["content"] == bare[0]["content"] + skills_block(skills)
+        assert skills_block(skills).endswith(skills[0].body) and arm[1:] == bare[1:]
+    assert "Placeholders: " not in drafted_arm[0]["content"]

@@ -1,0 +1,83 @@
+"""grasp-bare: the same loop with FHIR's hand-written help to the learner off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from environments.fhir.environment import BRIEF, FhirEnvironment
+from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.environment import ProposerBrief
+from grasp.improve import improve
+from grasp.improve.methods import method_config
+from grasp.models import ScriptedModel
+from grasp.store import LibraryStore
+from grasp.unaided import Unaided
+
+DRAFT = {"action": "ADD", "name": "latest-glucose", "description": "Use when asked for the latest glucose value.",
+         "body": "1. GET Observation?patient=<MRN>&code=<CODE>&count=1\n2. FINISH([<value>])"}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GRASP_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_unaided_keeps_the_environment_and_drops_only_its_help(env: FhirEnvironment) -> None:
+    bare = Unaided(env)
+    rejected = "GET Observation?patient=<MRN>&count=1"
+    assert env.check_skill(rejected) is not None and bare.check_skill(rejected) is None
+    assert bare.mend_skill(rejected) == rejected != env.mend_skill(rejected)
+    assert bare.proposer_brief() == ProposerBrief() and bare.variable_notes() == {}
+    task = env.tasks("dev")[0]
+    assert bare.tasks("dev") == env.tasks("dev") and bare.instructions() == env.instructions()
+    assert bare.stratum(task) == env.stratum(task) and bare.trivial_answer(task) == env.trivial_answer(task)
+    assert bare.reference_library() == env.reference_library() and bare.name == env.name
+    bare.max_rounds = 5
+    assert env.max_rounds == 5
+
+
+def test_grasp_bare_is_the_grasp_config_with_the_help_off() -> None:
+    base = RunConfig(environment="fhir", loop=LoopConfig(candidates=2))
+    bare = method_config(base, "grasp-bare", seed=4, library="x")
+    assert bare.environment_help is False and method_config(base, "grasp", seed=4, library="x").environment_help
+    assert bare.model_dump(exclude={"environment_help"}) == method_config(
+        base, "grasp", seed=4, library="x").model_dump(exclude={"environment_help"})
+
+
+def learned_text(env: FhirEnvironment, tmp_path: Path, *, help_on: bool) -> tuple[str, list[str]]:
+    """The skill text a run stored from the same scripted draft, and the proposer prompts it sent."""
+    prompts: list[str] = []
+
+    def propose(messages: list[dict[str, str]]) -> str:
+        if "classify" in messages[0]["content"]:
+            return json.dumps({"labels": ["wrong_answer"] * 8})
+        prompts.append(messages[-1]["content"])
+        return json.dumps(DRAFT)
+
+    def finish_none(messages: list[dict[str, str]]) -> str:
+        return 'FINISH(["Patient not found"])' if "MRN of the patient" in messages[1]["content"] else "FINISH([-1])"
+
+    config = RunConfig(environment="fhir", seed=0, families=["latest_glucose"], limits={"dev": 8, "val": 0, "test": 2},
+                       max_rounds=2, environment_help=help_on, reference=False, sealed_world=31,
+                       loop=LoopConfig(epochs=1, batch_size=3, candidates=1, sources=["proposer"], trial=False,
+                                       repairs=0),
+                       gate=GateConfig(probe_size=2))
+    result = asyncio.run(improve(env, ScriptedModel(finish_none, name="scripted-none"), config,
+                                 db=tmp_path / f"help-{help_on}.db", proposer=ScriptedModel(propose, name="scripted-draft")))
+    decisions = LibraryStore(tmp_path / f"help-{help_on}.db").decisions(result.run_id)
+    return next(d.edit.skill.body for d in decisions if d.edit and d.edit.skill), prompts
+
+
+def test_a_bare_run_gets_the_generic_brief_and_keeps_the_draft_as_written(env: FhirEnvironment, cache: Path,
+                                                                           tmp_path: Path) -> None:
+    helped, helped_prompts = learned_text(env, tmp_path, help_on=True)
+    bare, bare_prompts = learned_text(env, tmp_path, help_on=False)
+    assert "_count=1" in helped and "Placeholders: <MRN> = the patient's MRN" in helped
+    assert "&count=1" in bare and "Placeholders:" not in bare
+    assert all(BRIEF.example in prompt for prompt in helped_prompts)
+    assert bare_prompts and all(ProposerBrief().example in p and BRIEF.example not in p for p in bare_prompts)
