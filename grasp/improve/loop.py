@@ -15,7 +15,6 @@ from ..agent.runner import run_tasks
 from ..config import RunConfig
 from ..edits import Evidence
 from ..environment import Environment, Episode
-from ..errors import ConfigError
 from ..evaluate import EvalResult
 from ..models.base import Model
 from ..skills import Skill
@@ -27,11 +26,11 @@ from .decide import GateRunner, Judged, best, evidence_for
 from .probe import SAMPLERS
 from .proposer import Candidate
 from .revision import Reviser
-from .sampling import balanced_sample
+from .sampling import balanced_sample, run_tasks_of
 from .sealed import SealedSplit, sealed_test
 from .rules import AcceptanceRule, rule_from
 from .sources import CandidateSource, sources_from
-from .state import RunState, ValPoint
+from .state import RunState, ValPoint, best_val_point
 
 Event = Callable[[str, dict], None]
 
@@ -59,8 +58,8 @@ class Improver:
                                max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.last_round_notice,
                                on_episode=on_episode)
         self.reviser = Reviser(environment, proposer, config, self.gate)
-        self.dev, self.val = (self._tasks(split, environment) for split in ("dev", "val"))
-        test = self._tasks("test", self.sealed_env)
+        self.dev, self.val, test = (run_tasks_of(split, where, config, state, run_id) for split, where in
+                                    (("dev", environment), ("val", environment), ("test", self.sealed_env)))
         self.dev_by_id = {task.id: task for task in self.dev}
         self.sealed = SealedSplit(test, state)
 
@@ -72,30 +71,6 @@ class Improver:
                                           on_episode)
 
     # -- plumbing ---------------------------------------------------------------------
-    def _tasks(self, split: str, environment: Environment) -> list[Task]:
-        tasks = environment.tasks(split)
-        if split in self.state.drawn:  # a resumed run: exactly the tasks it started with
-            by_id = {task.id: task for task in tasks}
-            missing = [task_id for task_id in self.state.drawn[split] if task_id not in by_id]
-            if missing:
-                raise ConfigError(f"run {self.run_id}: {len(missing)} of its {split} task(s) are gone from the "
-                                  f"environment ({', '.join(missing[:3])}); it cannot be resumed on these tasks")
-            return [by_id[task_id] for task_id in self.state.drawn[split]]
-        tasks = self._draw(split, tasks, environment)
-        self.state.drawn[split] = [task.id for task in tasks]
-        return tasks
-
-    def _draw(self, split: str, tasks: list[Task], environment: Environment) -> list[Task]:
-        if self.config.families:
-            tasks = [task for task in tasks if task.family in self.config.families]
-        limit = self.config.limits.get(split)
-        if limit is not None:
-            tasks = balanced_sample(tasks, limit, seed=f"{self.config.seed}:limit:{split}", stratum=environment.stratum)
-        if split == "test" and not tasks:
-            raise ConfigError(f"the sealed test ({self.sealed_env.world() or 'the test split'}) holds no task of "
-                              f"the run's families ({', '.join(self.config.families or ['any'])})")
-        return tasks
-
     def save(self) -> None:
         self.runs.update(self.run_id, state=self.state.model_dump(mode="json"))
 
@@ -302,18 +277,9 @@ class Improver:
         return SAMPLERS[self.config.gate.sampler](known, size=self.config.gate.probe_size, exclude=exclude,
                                                   seed=f"{self.config.seed}:probe:{key}", focus=focus)
 
-    def _best_val_point(self) -> ValPoint | None:
-        """The val point whose library is final; None with no val items (the gated head is final)."""
-        if not self.state.val:
-            return None
-        if self.config.loop.checkpoint == "last":
-            return max(self.state.val, key=lambda point: point.epoch)
-        # the no-skill library competes; a tie goes to the library with more gated evidence behind it
-        return max(self.state.val, key=lambda point: (point.accuracy, point.epoch))
-
     async def _finish(self) -> None:
         state = self.state
-        best_point = self._best_val_point()
+        best_point = best_val_point(state.val, self.config.loop.checkpoint)
         state.checkpoint = best_point.version if best_point else self.head().number
         chosen = self.libraries.version(self.library, best_point.version) if best_point else None
         if chosen and chosen.content_hash != self.head().content_hash:

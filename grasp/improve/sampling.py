@@ -12,7 +12,11 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from ..config import RunConfig
+from ..environment import Environment
+from ..errors import ConfigError
 from ..tasks import Task
+from .state import RunState
 
 
 def balanced_sample(tasks: Sequence[Task], count: int, *, seed: str,
@@ -43,3 +47,27 @@ def _interleaved(strata: dict[str, list[Task]], rng: random.Random) -> list[Task
             if items:
                 order.append(items.pop())
     return order
+
+
+def run_tasks_of(split: str, environment: Environment, config: RunConfig, state: RunState, run_id: str) -> list[Task]:
+    """The tasks a run uses of ``split``: the config's families, a balanced draw of ``limits[split]``. The ids are
+    stored in ``state.drawn`` at the first draw, and a resumed run gets exactly those (even from a grasp whose
+    draw would come out differently); a stored task gone from ``environment`` is named."""
+    tasks = environment.tasks(split)
+    if split in state.drawn:
+        by_id = {task.id: task for task in tasks}
+        missing = [task_id for task_id in state.drawn[split] if task_id not in by_id]
+        if missing:
+            raise ConfigError(f"run {run_id}: {len(missing)} of its {split} task(s) are gone from the "
+                              f"environment ({', '.join(missing[:3])}); it cannot be resumed on these tasks")
+        return [by_id[task_id] for task_id in state.drawn[split]]
+    if config.families:
+        tasks = [task for task in tasks if task.family in config.families]
+    limit = config.limits.get(split)
+    if limit is not None:
+        tasks = balanced_sample(tasks, limit, seed=f"{config.seed}:limit:{split}", stratum=environment.stratum)
+    if split == "test" and not tasks:
+        raise ConfigError(f"the sealed test ({environment.world() or 'the test split'}) holds no task of the run's "
+                          f"families ({', '.join(config.families or ['any'])})")
+    state.drawn[split] = [task.id for task in tasks]
+    return tasks

@@ -35,3 +35,14 @@ class RunState(BaseModel):
     test_read: bool = False
     test: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+
+
+def best_val_point(points: list[ValPoint], checkpoint: str) -> ValPoint | None:
+    """The val point whose library is final (``checkpoint``: "best-val" or "last"); None with no val items
+    (the gated head is final). Under best-val the no-skill library competes, and a tie goes to the library
+    with more gated evidence behind it (the later epoch)."""
+    if not points:
+        return None
+    if checkpoint == "last":
+        return max(points, key=lambda point: point.epoch)
+    return max(points, key=lambda point: (point.accuracy, point.epoch))
