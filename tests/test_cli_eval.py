@@ -82,3 +82,24 @@ def test_runs_items_shows_the_sealed_test_answer_by_answer(tmp_path: Path) -> No
     assert "look-1" in changed.stdout and "look-2" in changed.stdout and "lab-1" not in changed.stdout
     unknown = run_cli("runs", "items", "no-such-run", db=db)
     assert unknown.returncode == 1 and "no-such-run" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_runs_list_shows_every_run_id_whole_at_80_columns_and_runs_show_prints_the_config_as_yaml(
+        tmp_path: Path) -> None:
+    from grasp.store import Database
+    from grasp.store.runs import RunStore
+
+    db = tmp_path / "g.db"
+    store = RunStore(Database(db))
+    ids = ["bench-20261202-170908-grasp-bare-s2", "improve-20261202-171013-a6b0"]
+    for run_id in ids:
+        store.create(kind="improve", environment="fhir", run_id=run_id, library=run_id,
+                     config={"seed": 2, "limits": {"dev": 18, "val": 0}, "loop": {"epochs": 1}})
+        store.update(run_id, status="finished", summary={"headline": "test 38% -> 96% (fixed 14, broken 0, p=0.00012); "
+                                                                     "none 9/9 -> 9/9; value 0/15 -> 14/15"})
+    listing = run_cli("runs", "list", db=db, env={"COLUMNS": "80"})
+    assert listing.returncode == 0, listing.stderr
+    assert all(run_id in listing.stdout for run_id in ids)
+    assert max(len(line) for line in listing.stdout.splitlines()) <= 80
+    shown = run_cli("runs", "show", ids[0], db=db, env={"COLUMNS": "80"})
+    assert "config:\nseed: 2\nlimits:\n  dev: 18\n  val: 0\nloop:\n  epochs: 1\n" in shown.stdout

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from ..config import HELD_OUT_BASE, RunConfig, model_config_from
 from ..errors import ConfigError, ValidationError
@@ -128,6 +131,11 @@ def print_eval(result: EvalResult, by_stratum: dict[str, list[int]] | None = Non
     console.print(table)
 
 
+def _fields(info) -> tuple[str, ...]:
+    """The short fields of a run as `runs list` aligns them."""
+    return info.id, info.kind, info.environment, info.status, f"{info.created_at:%m-%d %H:%M}"
+
+
 @runs_app.command("list")
 def list_runs(db: DbOption = None) -> None:
     """List runs, newest first."""
@@ -135,13 +143,21 @@ def list_runs(db: DbOption = None) -> None:
     if not infos:
         console.print("no runs yet")
         return
-    table = Table("run", "kind", "env", "status", "library", "result", "created")
-    for info in infos:
+    # The run id is what a user copies into `runs show` and `report`: never cut. One line per run with the
+    # short fields aligned, then its library (when not the run's own) and result, indented and wrapped.
+    rows = [("run", "kind", "env", "status", "created"), *(_fields(info) for info in infos)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        line = "  ".join(f"{field:<{width}}" for field, width in zip(row, widths, strict=True)).rstrip()
+        console.print(line, style="bold" if index == 0 else None, markup=False)
+        if index == 0:
+            continue
+        info = infos[index - 1]
         summary = info.summary or {}
         result = f"{summary['accuracy']:.1%}" if "accuracy" in summary else summary.get("headline", "")
-        table.add_row(info.id, info.kind, info.environment, info.status, info.library or "-", result,
-                      f"{info.created_at:%Y-%m-%d %H:%M}")
-    console.print(table)
+        library = f"library {info.library}; " if info.library and info.library != info.id else ""
+        if library or result:
+            console.print(Padding(Text(f"{library}{result}"), (0, 0, 0, 4)), soft_wrap=False)
 
 
 @runs_app.command("show")
@@ -151,7 +167,7 @@ def show_run(run_id: str, db: DbOption = None) -> None:
     info = store.get(run_id)
     console.print(f"[bold]{info.id}[/]  {info.kind} on {info.environment}  status {info.status}")
     console.print(f"manifest {info.manifest_hash or '-'}  library {info.library or '-'}")
-    console.print(f"config: {info.config}", markup=False)
+    console.print("config:\n" + yaml.safe_dump(info.config, sort_keys=False, allow_unicode=True).rstrip(), markup=False)
     if info.summary:
         summary = {key: value for key, value in info.summary.items() if key != "test"}
         console.print(f"summary: {summary}", markup=False)
@@ -159,10 +175,13 @@ def show_run(run_id: str, db: DbOption = None) -> None:
         for line in sealed_lines(test):
             console.print(line, markup=False, soft_wrap=True)
     prices = role_prices(info.config)
-    table = Table("role", "model", "calls", "cached", "prompt tok", "completion tok", "model s", "cost USD")
-    for row in store.usage(run_id):
+    usage = store.usage(run_id)
+    for row in usage:  # model names on lines of their own: a table cell would cut them at 80 columns
+        console.print(f"{row.role}: {row.model}", markup=False)
+    table = Table("role", "calls", "cached", "prompt tok", "completion tok", "model s", "cost USD")
+    for row in usage:
         cost = usage_cost(row, prices)
-        table.add_row(row.role, row.model, str(row.calls), str(row.cached_calls), str(row.prompt_tokens),
+        table.add_row(row.role, str(row.calls), str(row.cached_calls), str(row.prompt_tokens),
                       str(row.completion_tokens), f"{row.seconds:.1f}", f"{cost:.4f}" if cost is not None else "-")
     console.print(table)
     console.print(f"episodes stored: {store.count_episodes(run_id)}")

@@ -56,3 +56,12 @@ def test_report_shows_test_results_decisions_and_tokens(tmp_path: Path) -> None:
     runs = RunStore(Database(db))
     first_line = next(line for line in sealed_lines(runs.get("rep").state["test"]))
     assert first_line.startswith("sealed test: ") and html.escape(first_line, quote=False) in text
+
+
+def test_a_report_of_a_run_with_no_val_items_says_why_it_has_no_validation_table(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    no_val = config(candidates=1, epochs=1).model_copy(update={"limits": {"val": 0}})
+    asyncio.run(run(str(db), run_id="noval", cfg=no_val))
+    text = write_report(Database(db), "noval", tmp_path / "noval.html").read_text()
+    section = text.split("Validation per epoch</h2>")[1].split("<h2>")[0]
+    assert "<table>" not in section and "the run had no val items" in section
