@@ -14,19 +14,17 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..config import RunConfig
 from ..edits import Edit, EditKind
-from ..environment import Environment, Episode
-from ..models.base import Model
+from ..environment import Episode
 from ..skills import Skill
 from ..store.runs import RunStore
 from ..tasks import Task
 from .classifier import label_failures, label_key
+from .context import RunContext
 from .explore import explore as explore_for_pass
 from .explore import find_pass
 from .proposer import Candidate, masker
 from .sources import CandidateSource, Contrast
-from .state import RunState
 from .trial import Trial
 
 RunEpisodes = Callable[[list[Task], dict[str, Skill], str, str], Awaitable[list[Episode]]]  # tasks, skills, phase, key
@@ -65,21 +63,19 @@ def next_group(groups: dict[str, list[Episode]], turns: Counter[str]) -> tuple[s
 class CandidateAssembly:
     """One decision's candidates: contrast, sources, duplicates, trial."""
 
-    def __init__(self, environment: Environment, executor: Model, classifier: Model, proposer: Model,
-                 config: RunConfig, runs: RunStore, run_id: str, state: RunState, dev: list[Task],
-                 sources: list[CandidateSource], run: RunEpisodes, note: Note,
-                 on_episode: Callable[[Episode], None] | None = None) -> None:
-        self.env, self.executor, self.classifier = environment, executor, classifier
-        self.config, self.runs, self.run_id, self.state = config, runs, run_id, state
+    def __init__(self, context: RunContext, dev: list[Task], sources: list[CandidateSource], run: RunEpisodes) -> None:
+        self.env, self.executor, self.classifier = context.environment, context.executor, context.classifier
+        self.config, self.runs, self.run_id, self.state = context.config, context.runs, context.run_id, context.state
         self.dev = {task.id: task for task in dev}
-        self.sources, self.run_phase, self.note, self.on_episode = sources, run, note, on_episode
+        self.sources, self.run_phase, self.note, self.on_episode = sources, run, context.note, context.on_episode
+        config = context.config
 
         async def trial(tasks: list[Task], skills: dict[str, Skill], key: str) -> list[Episode]:
             return await run(tasks, skills, "trial", key)
 
-        self.trial = Trial(environment, proposer, trial, rewrites=config.loop.trial_repairs, repairs=config.loop.repairs,
-                           capacity=config.loop.capacity, seed=config.seed, max_tokens=config.loop.proposal_tokens,
-                           everyone=dev)
+        self.trial = Trial(context.environment, context.proposer, trial, rewrites=config.loop.trial_repairs,
+                           repairs=config.loop.repairs, capacity=config.loop.capacity, seed=config.seed,
+                           max_tokens=config.loop.proposal_tokens, everyone=dev)
 
     def trivial_answer(self, task_id: str) -> list[Any] | None:
         """The environment's do-nothing answer for a dev task (None for a task outside dev)."""

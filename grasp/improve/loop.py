@@ -21,6 +21,7 @@ from ..skills import Skill
 from ..store import LibraryStore
 from ..store.runs import RunStore
 from ..tasks import Task
+from .context import RunContext
 from .contrast import CandidateAssembly
 from .decide import GateRunner, Judged, best, evidence_for
 from .probe import SAMPLERS
@@ -66,9 +67,9 @@ class Improver:
         async def run(tasks: list[Task], skills: dict[str, Skill], phase: str, prefix: str) -> list[Episode]:
             return await self._run(tasks, skills, phase=phase, prefix=prefix)
 
-        self.assembly = CandidateAssembly(environment, executor, classifier, proposer, config, runs, run_id, state,
-                                          self.dev, self.sources, run, lambda text: self.emit("note", {"text": text}),
-                                          on_episode)
+        context = RunContext(environment, executor, proposer, classifier, config, runs, run_id, state,
+                             note=lambda text: self.emit("note", {"text": text}), on_episode=on_episode)
+        self.assembly = CandidateAssembly(context, self.dev, self.sources, run)
 
     # -- plumbing ---------------------------------------------------------------------
     def save(self) -> None:
