@@ -32,15 +32,15 @@ class Step(BaseModel):
 
 
 class ProposerBrief(BaseModel):
-    """How the skill proposer is briefed about an environment: who it is, and one worked example."""
+    """How the skill proposer is briefed about an environment: who it is, and one worked example (a SKILL.md
+    draft, the form the proposer answers in: grasp/improve/drafts.py)."""
 
     persona: str = ("You coach an AI agent that works in an environment through a text protocol, one action "
                     "per reply. You write a skill: a short numbered checklist the agent will read before similar "
                     "tasks, so that it avoids the mistake it made.")
-    example: str = ('{"action": "ADD", "name": "look-up-before-answering", "description": "Use when a task asks for '
-                    'a value that must be looked up before answering.", "body": "1. Send the lookup action for '
-                    '<ID> first.\\n2. Read the value from the result.\\n3. Answer with the value only, in the '
-                    'format the task asks for."}')
+    example: str = ("---\naction: ADD\nname: look-up-before-answering\ndescription: Use when a task asks for a value "
+                    "that must be looked up before answering.\n---\n1. Send the lookup action for <ID> first.\n"
+                    "2. Read the value from the result.\n3. Answer with the value only, in the format the task asks for.\n")
 
 
 def task_values(task: Task) -> set[str]:

@@ -11,6 +11,7 @@ anything is returned, so an import is all or nothing.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def parse_skill_file(path: Path) -> tuple[Skill, list[str]]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SkillFileError(where, "(file)", "is not UTF-8 text") from None
-    front, body = _split_frontmatter(text, where)
+    front, body = split_frontmatter(text, where)
     notes: list[str] = []
     is_agent_skill = path.name == SKILL_FILE
 
@@ -127,7 +128,9 @@ def parse_skill_file(path: Path) -> tuple[Skill, list[str]]:
     return skill, notes
 
 
-def _split_frontmatter(text: str, where: str) -> tuple[dict[str, Any], str]:
+def split_frontmatter(text: str, where: str) -> tuple[dict[str, Any], str]:
+    """The YAML frontmatter of ``text`` as a mapping, and the body after it; ``SkillFileError`` naming ``where``
+    and the field otherwise (also how a proposer's SKILL.md draft is read: grasp/improve/drafts.py)."""
     lines = text.lstrip("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         raise SkillFileError(where, "(frontmatter)", "file must start with a '---' YAML frontmatter block")
@@ -137,7 +140,7 @@ def _split_frontmatter(text: str, where: str) -> tuple[dict[str, Any], str]:
     else:
         raise SkillFileError(where, "(frontmatter)", "the frontmatter has no closing '---' line")
     try:
-        front = yaml.safe_load("".join(lines[1:index])) or {}
+        front = _load_frontmatter(lines[1:index])
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" at line {mark.line + 2}" if mark else ""
@@ -145,6 +148,25 @@ def _split_frontmatter(text: str, where: str) -> tuple[dict[str, Any], str]:
     if not isinstance(front, dict):
         raise SkillFileError(where, "(frontmatter)", "must be a YAML mapping of keys to values")
     return front, "".join(lines[index + 1 :])
+
+
+PLAIN_LINE = re.compile(r"^([A-Za-z][\w-]*):[ \t]+([^'\"\[{|>&*!%@`#\s].*?)\s*$")
+
+
+def _load_frontmatter(lines: list[str]) -> Any:
+    """The frontmatter as YAML; when that fails, again with each one-line ``key: value`` quoted. A plain
+    value with ``: `` inside (``description: Use when asked: the dose``) is what people and models write,
+    and YAML reads it as a nested mapping; quoted, it is the string that was meant."""
+    try:
+        return yaml.safe_load("".join(lines)) or {}
+    except yaml.YAMLError:
+        quoted = [PLAIN_LINE.sub(lambda m: f"{m[1]}: {json.dumps(m[2], ensure_ascii=False)}", line.rstrip("\n")) + "\n"
+                  for line in lines]
+        try:
+            return yaml.safe_load("".join(quoted)) or {}
+        except yaml.YAMLError:
+            pass
+        raise
 
 
 def _tags_and_metadata(front: dict[str, Any], where: str, is_agent_skill: bool) -> tuple[list[str], dict[str, Any]]:

@@ -26,8 +26,7 @@ def endpoint_script(*, body: str = "Reply CALC: <A> * <B> first, then ANSWER.", 
         if "classify" in system:
             return '{"labels": ["guessed"]}'
         if "coach" in system:
-            return ('{"action": "ADD", "name": "compute-first", "description": "Use for product questions.", '
-                    f'"body": "{body}"}}')
+            return f"---\naction: ADD\nname: compute-first\ndescription: Use for product questions.\n---\n{body}\n"
         if "lessons" in system:
             return '{"lesson": "Compute products with CALC before answering."}'
         return "ANSWER: 0"

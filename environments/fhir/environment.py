@@ -66,9 +66,9 @@ BRIEF = ProposerBrief(
     # The format, on a shape no task family answers with (a count of conditions, read from the Bundle's
     # total): an example that is one family's answer is copied as that answer, and then what is learned is
     # the example, not the method (a lab example's "If the total is 0, FINISH([-1])" was copied word for word).
-    example='{"action": "ADD", "name": "count-conditions", "description": "Use when asked how many conditions '
-            'a patient has on record.", "body": "1. GET Condition?patient=<MRN>&_summary=count\\n2. FINISH([<total>]) '
-            'with <total> = the Bundle\'s total, a number."}',
+    example="---\naction: ADD\nname: count-conditions\ndescription: Use when asked how many conditions a patient has "
+            "on record.\n---\n1. GET Condition?patient=<MRN>&_summary=count\n2. FINISH([<total>]) with <total> = the "
+            "Bundle's total, a number.\n",
 )
 
 

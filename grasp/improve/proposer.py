@@ -2,16 +2,15 @@
 
 The proposer sees one failure group at a time (largest first): up to two
 failing traces, a passing trace of the same family where one exists, and the
-current library with each skill's evidence. It answers through a JSON schema;
-every reply is validated, and an invalid one is returned as a refused
-candidate with its reason instead of being dropped.
+current library with each skill's evidence. It answers with a SKILL.md draft
+(grasp/improve/drafts.py); every reply is validated, and an invalid one is
+returned as a refused candidate with its reason instead of being dropped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -19,23 +18,14 @@ from pydantic import ValidationError as PydanticValidationError
 from ..edits import Edit, EditKind
 from ..environment import Environment, Episode, ProposerBrief
 from ..errors import ModelError, ModelUnavailable
-from ..models.base import ChatResult, Model, structured
+from ..models.base import ChatResult, Model
 from ..skills import Skill, normalize_name, with_meanings
 from ..tasks import Task
 from ..agent.selection import words
+from .drafts import FORMAT, Proposal, draft
 from .traces import complaints, compress, within_budget
 
 MAX_BODY = 900
-
-
-class Proposal(BaseModel):
-    """The fill-in structure the proposer answers with."""
-
-    action: Literal["ADD", "MODIFY", "REMOVE", "REPLACE"]
-    name: str = Field(max_length=48, description="short hyphenated skill name, like sort-newest-first")
-    target: str | None = Field(default=None, description="for REMOVE/REPLACE: the existing skill to remove")
-    description: str = Field(min_length=10, description="when to use the skill, one sentence")
-    body: str = Field(min_length=20, description="3-6 short imperative steps; <PLACEHOLDERS> for the task's values")
 
 
 class Candidate(BaseModel):
@@ -131,11 +121,8 @@ def build_prompt(
             + f"\n\nThe mistake is labelled: {label}.\n\nSkills the agent has now ({len(library)}/{capacity}):\n{skills}\n\n"
             + ("The library is full: use MODIFY (same name, better body), REMOVE or REPLACE.\n" if at_capacity else
                "Use ADD for a new skill, or MODIFY to rewrite an existing one under the same name.\n")
-            + "Write the skill as one JSON object. name: a short hyphenated name of the fix, like sort-newest-first. "
-              "description: 'Use when ...' naming the kind of task. body: 3-5 numbered steps with the exact action "
-              f"to send and how to read the answer from the result, using placeholders like {names} for the "
-              "task's values, never real ids or values.\n" + meanings + "Example of the format, for a different task:\n"
-            + brief.example)
+            + f"{FORMAT} Use placeholders like {names} for the task's values, never real ids or values.\n"
+            + meanings + "Example of the format, for a different task:\n" + brief.example)
     return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}], cut
 
 
@@ -153,8 +140,8 @@ async def propose(
     results: list[ChatResult] = []
     for index in range(count):
         try:
-            proposal, calls = await structured(model, prompt, Proposal, max_tokens=max_tokens, temperature=temperature,
-                                               seed=seed + index)
+            proposal, calls = await draft(model, prompt, max_tokens=max_tokens, temperature=temperature,
+                                          seed=seed + index)
             results.extend(calls)
             proposals.append(proposal)
         except ModelUnavailable:
@@ -206,11 +193,12 @@ def to_candidate(
             return Candidate(edit=None, refusal=f"ADD at capacity ({capacity}) (a rewrite of another family's "
                                                 "skill becomes an ADD)", group=group)
     if kind in (EditKind.MODIFY,) and name not in library:
-        return Candidate(edit=None, refusal=f"MODIFY of unknown skill {name!r}", group=group)
+        return Candidate(edit=None, refusal=f"field 'name': MODIFY of unknown skill {name!r}", group=group)
     if kind in (EditKind.REMOVE, EditKind.REPLACE):
         target = target or (name if kind is EditKind.REMOVE else None)
         if target not in library:
-            return Candidate(edit=None, refusal=f"{kind.value} of unknown skill {target!r}", group=group)
+            return Candidate(edit=None, refusal=f"field 'target': {kind.value} of unknown skill {target!r}",
+                             group=group)
     if kind is EditKind.REMOVE:
         return Candidate(edit=Edit(kind=kind, target=target), group=group)
     description, body = mask(proposal.description), mask(proposal.body)
@@ -262,6 +250,6 @@ def revision_prompt(skill: Skill, broken: list[Episode], fixed: list[Episode],
     user = (f"This skill was accepted on probation but broke some tasks that passed without it.\n\n"
             f"Skill {skill.name}: {skill.description}\n{skill.body}\n\n" + "\n\n".join(parts)
             + "\n\nRewrite it more narrowly (same name, action MODIFY) so it keeps the fixes and stops the breakage. "
-              "Use <PLACEHOLDERS> for the task's values, never real values.")
+              f"Use <PLACEHOLDERS> for the task's values, never real values. {FORMAT}")
     return [{"role": "system", "content": "You revise skills for an agent: short Markdown how-tos."},
             {"role": "user", "content": user}]

@@ -30,6 +30,7 @@ from ..environment import Environment
 from ..models.base import Model
 from ..skills import defined_placeholders
 from ..tasks import Task
+from .drafts import render_draft
 from .proposer import Candidate, Proposal, propose
 
 PARAMETER_PLACEHOLDER = re.compile(r"=[^&\s<>=]*<([A-Za-z][\w-]*)>")  # in a parameter's value: =<X>, =ge<X>
@@ -190,9 +191,9 @@ async def checked(
     conversation, last = list(prompt), proposal
     for attempt in range(1, repairs + 1):
         conversation += [
-            {"role": "assistant", "content": last.model_dump_json(exclude_none=True)},
+            {"role": "assistant", "content": render_draft(last)},
             {"role": "user", "content": f"A request in this skill fails: {problem}\n"
-                                        "Change exactly that, keep the rest, and reply with the corrected JSON object."},
+                                        "Change exactly that, keep the rest, and reply with the corrected SKILL.md."},
         ]
         [fixed], _ = await propose(proposer, conversation, 1, temperature=0.0, seed=seed + attempt,
                                    max_tokens=max_tokens)

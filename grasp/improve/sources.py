@@ -8,7 +8,6 @@ only, induction only, reflection notes) is a different list, not a new branch in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,6 +21,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import Skill
 from ..tasks import Task
+from .drafts import render_draft
 from .induction import induce, template_text, workflow
 from .proposer import Candidate, Proposal, build_prompt, placeholder_notes, propose, to_candidate
 from .repair import checked, no_result_answers, skill_text
@@ -109,7 +109,7 @@ class ProposerSource:
 
 def trace_example(contrast: Contrast, environment: Environment) -> str | None:
     """The proposer's worked example drawn from a passing trace of this run: its accepted steps with every
-    task value as a placeholder (as induction writes them), in the JSON the proposer answers with. A stock
+    task value as a placeholder (as induction writes them), as the SKILL.md draft the proposer answers with. A stock
     example teaches one shape (a count, say) for every task; a pass shows the shape that worked here."""
     if not contrast.passing or contrast.passing[0].task_id not in contrast.tasks:
         return None
@@ -120,8 +120,8 @@ def trace_example(contrast: Contrast, environment: Environment) -> str | None:
         return None
     named = template_text(task, environment)
     body = "\n".join(f"{number}. {step}" for number, step in enumerate(steps, 1))
-    example = {"action": "ADD", "name": named.name.replace("_", "-"), "description": named.description, "body": body}
-    return json.dumps(example)
+    return render_draft(Proposal(action="ADD", name=named.name.replace("_", "-"), description=named.description,
+                                 body=body))
 
 
 class InductionSource:

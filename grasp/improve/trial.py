@@ -20,6 +20,7 @@ from ..models.base import Model
 from ..skills import Skill
 from ..store.library import apply_edit
 from ..tasks import Task
+from .drafts import FORMAT
 from .proposer import Candidate, Proposal, placeholder_notes, placeholders_line, propose, to_candidate
 from .repair import checked, no_result_answers
 
@@ -53,8 +54,7 @@ def repair_prompt(skill: Skill, shown: list[str], brief: ProposerBrief, notes: s
           "naming the kind of task; body 3-5 numbered steps with the exact request to send and how to read the "
           "answer from the response. "
         + (f"{placeholders_line(placeholders)} " if placeholders else "Use placeholders for the task's values. ")
-        + "Never real ids or values. Reply with one JSON object. Example of the format, for a different task:\n"
-        + brief.example)
+        + f"Never real ids or values. {FORMAT} Example of the format, for a different task:\n" + brief.example)
     return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}]
 
 

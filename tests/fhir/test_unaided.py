@@ -12,13 +12,14 @@ from environments.fhir.environment import BRIEF, FhirEnvironment
 from grasp.config import GateConfig, LoopConfig, RunConfig
 from grasp.environment import ProposerBrief
 from grasp.improve import improve
+from grasp.improve.drafts import Proposal, render_draft
 from grasp.improve.methods import method_config
 from grasp.models import ScriptedModel
 from grasp.store import LibraryStore
 from grasp.unaided import Unaided
 
-DRAFT = {"action": "ADD", "name": "latest-glucose", "description": "Use when asked for the latest glucose value.",
-         "body": "1. GET Observation?patient=<MRN>&code=<CODE>&count=1\n2. FINISH([<value>])"}
+DRAFT = render_draft(Proposal(action="ADD", name="latest-glucose", description="Use when asked for the latest glucose value.",
+                              body="1. GET Observation?patient=<MRN>&code=<CODE>&count=1\n2. FINISH([<value>])"))
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def learned_text(env: FhirEnvironment, tmp_path: Path, *, help_on: bool) -> tupl
         if "classify" in messages[0]["content"]:
             return json.dumps({"labels": ["wrong_answer"] * 8})
         prompts.append(messages[-1]["content"])
-        return json.dumps(DRAFT)
+        return DRAFT
 
     def finish_none(messages: list[dict[str, str]]) -> str:
         return 'FINISH(["Patient not found"])' if "MRN of the patient" in messages[1]["content"] else "FINISH([-1])"

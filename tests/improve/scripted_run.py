@@ -18,6 +18,7 @@ import sys
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
 from grasp.config import GateConfig, LoopConfig, RunConfig
 from grasp.improve import ImproveResult, improve
+from grasp.improve.drafts import Proposal, render_draft
 from grasp.models import ScriptedModel
 
 HELPFUL = "compute-first"
@@ -51,7 +52,8 @@ def answer(messages: list[dict[str, str]]) -> str:
 
 def proposal(name: str, description: str, body: str = "Reply CALC: <expression>, then ANSWER: <value>.",
              action: str = "ADD", target: str | None = None) -> str:
-    return json.dumps({"action": action, "name": name, "description": description, "body": body, "target": target})
+    """A SKILL.md draft, as a proposer writes one."""
+    return render_draft(Proposal(action=action, name=name, description=description, body=body, target=target))
 
 
 def proposer(proposals: list[str], *, by_seed: int | None = None) -> ScriptedModel:

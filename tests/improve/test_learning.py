@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from pathlib import Path
 
@@ -285,9 +284,10 @@ def test_placeholders_in_a_proposal_are_kept_and_copied_values_are_abstracted(tm
     product = next(t for t in dev if t.family == "product" and t.variables["A"] != t.variables["B"])
     copied = proposal("calc-first", "Use for products: compute first.",
                       f"Reply CALC: {product.variables['A']} * {product.variables['B']} first, then ANSWER.")
-    from grasp.improve.proposer import Proposal, masker, to_candidate
+    from grasp.improve.drafts import parse_draft
+    from grasp.improve.proposer import masker, to_candidate
 
-    candidate = to_candidate(Proposal.model_validate(json.loads(copied)), library={}, capacity=4, family="product",
+    candidate = to_candidate(parse_draft(copied), library={}, capacity=4, family="product",
                              forbidden=environment.forbidden_values(product), group="g",
                              mask=masker(environment, [product]))
     assert candidate.edit is not None and "CALC: <A> * <B>" in candidate.edit.skill.body
@@ -372,12 +372,12 @@ def test_a_made_up_placeholder_in_a_request_is_dropped_without_asking_the_propos
 
 
 def test_a_rewrite_of_another_familys_skill_becomes_a_skill_of_its_own() -> None:
-    from grasp.improve.proposer import Proposal, to_candidate
+    from grasp.improve.drafts import parse_draft
+    from grasp.improve.proposer import to_candidate
     from grasp.skills import Skill
 
     sums = Skill(name="sum-first", description="Use for sums.", body="Reply ANSWER: <A> + <B>.", tags=["sum"])
-    rewrite = Proposal.model_validate(json.loads(proposal("sum-first", "Use for products.", "Reply CALC: <A> * <B>.",
-                                                          action="MODIFY")))
+    rewrite = parse_draft(proposal("sum-first", "Use for products.", "Reply CALC: <A> * <B>.", action="MODIFY"))
 
     def drafted(family: str, capacity: int = 4):
         return to_candidate(rewrite, library={"sum-first": sums}, capacity=capacity, family=family, forbidden=set(),

@@ -22,12 +22,11 @@ from grasp.models import ScriptedModel
 from grasp.store import Database, LibraryStore
 from grasp.store.runs import RunStore
 
-from .scripted_run import config
+from .scripted_run import config, proposal
 
-USELESS = json.dumps({"action": "ADD", "name": "answer-products", "description": "Use for product questions.",
-                      "body": "Answer products quickly with your first guess."})
-USEFUL = json.dumps({"action": "ADD", "name": "answer-products", "description": "Use for product questions.",
-                     "body": "1. Send CALC: <A> * <B>.\n2. Answer ANSWER: <VALUE> with the computed value."})
+USELESS = proposal("answer-products", "Use for product questions.", "Answer products quickly with your first guess.")
+USEFUL = proposal("answer-products", "Use for product questions.",
+                  "1. Send CALC: <A> * <B>.\n2. Answer ANSWER: <VALUE> with the computed value.")
 
 
 def body_aware_executor() -> ScriptedModel:
