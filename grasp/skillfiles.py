@@ -159,14 +159,13 @@ def _load_frontmatter(lines: list[str]) -> Any:
     and YAML reads it as a nested mapping; quoted, it is the string that was meant."""
     try:
         return yaml.safe_load("".join(lines)) or {}
-    except yaml.YAMLError:
+    except yaml.YAMLError as problem:
         quoted = [PLAIN_LINE.sub(lambda m: f"{m[1]}: {json.dumps(m[2], ensure_ascii=False)}", line.rstrip("\n")) + "\n"
                   for line in lines]
         try:
             return yaml.safe_load("".join(quoted)) or {}
         except yaml.YAMLError:
-            pass
-        raise
+            raise problem from None  # the first reading's mark names the line as the author wrote it
 
 
 def _tags_and_metadata(front: dict[str, Any], where: str, is_agent_skill: bool) -> tuple[list[str], dict[str, Any]]:

@@ -8,14 +8,13 @@ in parallel); ``base_url`` targets a server over real HTTP instead, ours
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import json
 import re
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import httpx
 from starlette.applications import Starlette
@@ -29,7 +28,8 @@ from probes.manifest import Manifest, manifest_path
 
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
-from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, RESOURCE_TYPES, SearchError, build_query
+from .linter import corrected, rejection
+from .search import RESOURCE_TYPES
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore, world_path
 from .tasks import draw_manifest
@@ -70,93 +70,6 @@ BRIEF = ProposerBrief(
             "on record.\n---\n1. GET Condition?patient=<MRN>&_summary=count\n2. FINISH([<total>]) with <total> = the "
             "Bundle's total, a number.\n",
 )
-
-
-PLACEHOLDER = re.compile(r"<[^<>]*>")
-
-
-def _sample(key: str, value: str) -> str:
-    """A placeholder filled with a value of the right kind, so that what surrounds it is still checked:
-    ``ge<SINCE_24H>%2B00:00`` passes, ``<DATE>+00:00`` (an unencoded plus) does not."""
-    if "<" not in value:
-        return value
-    return PLACEHOLDER.sub("2024-01-01T00:00:00" if key in DATE_PARAMS else "x", value)
-
-
-# Parameters whose value picks out one record: in a skill they must be the task's value, as a placeholder.
-RECORD_PARAMS = {"patient", "subject", "identifier", "name", "given", "family", "birthdate", "_id"}
-
-
-def _literal_records(query: str) -> list[str]:
-    """``key=value`` parts of ``query`` that pick out a record by a literal value: one task's value copied
-    into the skill, or one the model made up (``identifier=1234567890`` beside the name it was given).
-    Either way the skill fails on every other task."""
-    return [f"{key}={value}" for key, value in parse_qsl(query, keep_blank_values=True)
-            if key in RECORD_PARAMS and value and not PLACEHOLDER.search(value)]
-
-
-def _parts(query: str) -> list[tuple[str, str, str]]:
-    """(``key=value`` as written, key, value) for each part of ``query``, values left encoded."""
-    return [(part, key, value) for part in query.split("&") for key, _, value in [part.partition("=")]]
-
-
-def _exact_instants(query: str) -> list[str]:
-    """``key=value`` parts that filter a clinical date on one exact second: a time with no prefix is an
-    ``eq`` search, which matches only records stamped at that very second, so the skill finds nothing on
-    almost every task (``date=<NOW>%2B00:00`` where "in the last 24 hours" was meant). A bare day
-    (``date=2024-03-15``) still matches its whole day, and a birth date is a day, so both pass."""
-    return [part for part, key, value in _parts(query)
-            if key in DATE_PARAMS and key != "birthdate" and value and value[:2] not in PREFIXES
-            and "T" in _sample(key, value)]
-
-
-NAME_PARAMS = {"name", "given", "family"}
-
-
-def _joined_names(query: str) -> list[str]:
-    """``key=value`` parts that search one name parameter for two words at once (``name=<GIVEN>+<FAMILY>``):
-    the server matches each word of a name separately, as HAPI does, so "Pavel Kettering" matches nobody."""
-    return [part for part, key, value in _parts(query) if key in NAME_PARAMS and re.search(r"\S(?:\+|%20| )\S", value)]
-
-
-def _rejection(rtype: str, query: str) -> str | None:
-    params = [(key, _sample(key, value)) for key, value in parse_qsl(query, keep_blank_values=True)]
-    try:
-        build_query(rtype, params, "check")
-    except SearchError as error:
-        return str(error)
-    if literal := _literal_records(query):
-        return (f"{', '.join(literal)}: picks out a record by a literal value, so the skill fails on every other "
-                "task: a value that picks out a record comes from the task, written as a <PLACEHOLDER>; drop a "
-                "filter the task gives no value for")
-    if joined := _joined_names(query):
-        return (f"{', '.join(joined)}: this server matches each word of a name separately, as HAPI does, so "
-                "two words in one name parameter match nobody")
-    if exact := _exact_instants(query):
-        return (f"{', '.join(exact)}: a date and time with no prefix is an eq search, which matches only records "
-                "stamped at that exact second, so this finds nothing on almost every task (the prefixes are eq, gt, "
-                "ge, lt, le)")
-    return None
-
-
-def _corrected(rtype: str, query: str) -> str:
-    """``query`` with what the server determines by itself fixed: a parameter name close to a valid one,
-    an unencoded '+' in a date, a record filter with a literal value dropped when others still pick the
-    record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``). Never
-    what a task needs (a window, which parameters to combine): that is the skill's to learn."""
-    known = sorted(PARAMETERS[rtype] | COMMON)
-    parts = []
-    for part in query.split("&"):
-        key, equals, value = part.partition("=")
-        if key not in known and (guess := difflib.get_close_matches(key, known, n=1, cutoff=0.6)):
-            key = guess[0]
-        if key in DATE_PARAMS:
-            value = value.replace("+", "%2B")
-        parts.append(f"{key}{equals}{value}")
-    kept = [part for part in parts if not _literal_records(part)]
-    if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
-        parts = kept  # the search still picks its record by the task's values once the literal ones are gone
-    return "&".join(parts)
 
 
 class FhirEnvironment(Environment):
@@ -240,16 +153,16 @@ class FhirEnvironment(Environment):
         a small model copies a corrected request far more reliably than it applies a rule."""
         for rtype, query in SKILL_REQUEST.findall(text):
             query = query.rstrip(SENTENCE_END)
-            problem = _rejection(rtype, query)
+            problem = rejection(rtype, query)
             if problem is None:
                 continue
-            corrected = _corrected(rtype, query)
-            if corrected != query:
-                left = _rejection(rtype, corrected)
+            fixed = corrected(rtype, query)
+            if fixed != query:
+                left = rejection(rtype, fixed)
                 if left is None:
-                    problem += f". Write it as: {rtype}?{corrected}"
+                    problem += f". Write it as: {rtype}?{fixed}"
                 elif left != problem:  # name both, so that one repair can fix both
-                    problem += f". With that fixed, {rtype}?{corrected} still fails: {left}"
+                    problem += f". With that fixed, {rtype}?{fixed} still fails: {left}"
             return f"{rtype}?{query}: {problem}"
         return None
 
@@ -260,9 +173,9 @@ class FhirEnvironment(Environment):
         def mend(match: re.Match[str]) -> str:
             rtype, written = match.group(1), match.group(2)
             query = written.rstrip(SENTENCE_END)
-            if _rejection(rtype, query) is None:
+            if rejection(rtype, query) is None:
                 return match.group(0)
-            return f"{rtype}?{_corrected(rtype, query)}{written[len(query):]}"
+            return f"{rtype}?{corrected(rtype, query)}{written[len(query):]}"
 
         return SKILL_REQUEST.sub(mend, text)
 

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from environments.fhir.environment import FhirEnvironment, _rejection
+from environments.fhir.environment import FhirEnvironment
+from environments.fhir.linter import rejection
 from environments.fhir.families import FAMILIES
 from environments.fhir.reference import reference_actions, run_reference
 from grasp.tasks import Task
@@ -237,7 +238,7 @@ def test_a_rejection_names_no_placeholder_the_skill_did_not_write(env, request_:
     """The linter says what the server rejects and why, and corrects what the server determines itself; it
     never brings in a task's value (a window's <SINCE_24H>, a name's <GIVEN>) that the skill did not use."""
     rtype, query = request_.split("?", 1)
-    message = _rejection(rtype, query)
+    message = rejection(rtype, query)
     assert message is not None
     written = set(re.findall(r"<\w+>", query))
     assert set(re.findall(r"<\w+>", message)) <= written | {"<PLACEHOLDER>"}

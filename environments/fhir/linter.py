@@ -1,0 +1,99 @@
+"""FHIR's skill linter: what this server would reject in a request written in a skill, and why, and the
+corrections the server determines by itself (a parameter name close to a valid one, an unencoded '+', a
+literal record filter beside placeholders). It never supplies what a task needs: a window, which parameters
+to combine, an answer's shape; those are the skill's to learn."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from urllib.parse import parse_qsl
+
+from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, SearchError, build_query
+
+PLACEHOLDER = re.compile(r"<[^<>]*>")
+
+
+def _sample(key: str, value: str) -> str:
+    """A placeholder filled with a value of the right kind, so that what surrounds it is still checked:
+    ``ge<SINCE_24H>%2B00:00`` passes, ``<DATE>+00:00`` (an unencoded plus) does not."""
+    if "<" not in value:
+        return value
+    return PLACEHOLDER.sub("2024-01-01T00:00:00" if key in DATE_PARAMS else "x", value)
+
+
+# Parameters whose value picks out one record: in a skill they must be the task's value, as a placeholder.
+RECORD_PARAMS = {"patient", "subject", "identifier", "name", "given", "family", "birthdate", "_id"}
+
+
+def _literal_records(query: str) -> list[str]:
+    """``key=value`` parts of ``query`` that pick out a record by a literal value: one task's value copied
+    into the skill, or one the model made up (``identifier=1234567890`` beside the name it was given).
+    Either way the skill fails on every other task."""
+    return [f"{key}={value}" for key, value in parse_qsl(query, keep_blank_values=True)
+            if key in RECORD_PARAMS and value and not PLACEHOLDER.search(value)]
+
+
+def _parts(query: str) -> list[tuple[str, str, str]]:
+    """(``key=value`` as written, key, value) for each part of ``query``, values left encoded."""
+    return [(part, key, value) for part in query.split("&") for key, _, value in [part.partition("=")]]
+
+
+def _exact_instants(query: str) -> list[str]:
+    """``key=value`` parts that filter a clinical date on one exact second: a time with no prefix is an
+    ``eq`` search, which matches only records stamped at that very second, so the skill finds nothing on
+    almost every task (``date=<NOW>%2B00:00`` where "in the last 24 hours" was meant). A bare day
+    (``date=2024-03-15``) still matches its whole day, and a birth date is a day, so both pass."""
+    return [part for part, key, value in _parts(query)
+            if key in DATE_PARAMS and key != "birthdate" and value and value[:2] not in PREFIXES
+            and "T" in _sample(key, value)]
+
+
+NAME_PARAMS = {"name", "given", "family"}
+
+
+def _joined_names(query: str) -> list[str]:
+    """``key=value`` parts that search one name parameter for two words at once (``name=<GIVEN>+<FAMILY>``):
+    the server matches each word of a name separately, as HAPI does, so "Pavel Kettering" matches nobody."""
+    return [part for part, key, value in _parts(query) if key in NAME_PARAMS and re.search(r"\S(?:\+|%20| )\S", value)]
+
+
+def rejection(rtype: str, query: str) -> str | None:
+    """Why this server would reject ``rtype?query`` (placeholders filled with values of the right kind), or None."""
+    params = [(key, _sample(key, value)) for key, value in parse_qsl(query, keep_blank_values=True)]
+    try:
+        build_query(rtype, params, "check")
+    except SearchError as error:
+        return str(error)
+    if literal := _literal_records(query):
+        return (f"{', '.join(literal)}: picks out a record by a literal value, so the skill fails on every other "
+                "task: a value that picks out a record comes from the task, written as a <PLACEHOLDER>; drop a "
+                "filter the task gives no value for")
+    if joined := _joined_names(query):
+        return (f"{', '.join(joined)}: this server matches each word of a name separately, as HAPI does, so "
+                "two words in one name parameter match nobody")
+    if exact := _exact_instants(query):
+        return (f"{', '.join(exact)}: a date and time with no prefix is an eq search, which matches only records "
+                "stamped at that exact second, so this finds nothing on almost every task (the prefixes are eq, gt, "
+                "ge, lt, le)")
+    return None
+
+
+def corrected(rtype: str, query: str) -> str:
+    """``query`` with what the server determines by itself fixed: a parameter name close to a valid one,
+    an unencoded '+' in a date, a record filter with a literal value dropped when others still pick the
+    record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``). Never
+    what a task needs (a window, which parameters to combine): that is the skill's to learn."""
+    known = sorted(PARAMETERS[rtype] | COMMON)
+    parts = []
+    for part in query.split("&"):
+        key, equals, value = part.partition("=")
+        if key not in known and (guess := difflib.get_close_matches(key, known, n=1, cutoff=0.6)):
+            key = guess[0]
+        if key in DATE_PARAMS:
+            value = value.replace("+", "%2B")
+        parts.append(f"{key}{equals}{value}")
+    kept = [part for part in parts if not _literal_records(part)]
+    if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
+        parts = kept  # the search still picks its record by the task's values once the literal ones are gone
+    return "&".join(parts)
