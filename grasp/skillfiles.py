@@ -49,8 +49,14 @@ def render_skill_file(skill: Skill, *, version: int | None = None, provenance: s
     front: dict[str, Any] = {"name": skill.name, "description": skill.description}
     if metadata:
         front["metadata"] = metadata
-    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=100)
-    return f"---\n{header}---\n\n{skill.body}"
+    return with_frontmatter(front, f"\n{skill.body}")
+
+
+def with_frontmatter(front: dict[str, Any], body: str, *, width: int = 100) -> str:
+    """``body`` under a ``---`` YAML frontmatter of ``front``, keys in their order (what
+    :func:`split_frontmatter` reads back); ``width``: where YAML may fold a long value."""
+    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=width)
+    return f"---\n{header}---\n{body}"
 
 
 def export_skills(skills: list[Skill], folder: Path, *, version: int | None = None, provenance: str = "") -> list[Path]:

@@ -145,14 +145,15 @@ def list_runs(db: DbOption = None) -> None:
         return
     # The run id is what a user copies into `runs show` and `report`: never cut. One line per run with the
     # short fields aligned, then its library (when not the run's own) and result, indented and wrapped.
-    rows = [("run", "kind", "env", "status", "created"), *(_fields(info) for info in infos)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    for index, row in enumerate(rows):
-        line = "  ".join(f"{field:<{width}}" for field, width in zip(row, widths, strict=True)).rstrip()
-        console.print(line, style="bold" if index == 0 else None, markup=False)
-        if index == 0:
-            continue
-        info = infos[index - 1]
+    heading = ("run", "kind", "env", "status", "created")
+    widths = [max(len(row[column]) for row in [heading, *map(_fields, infos)]) for column in range(len(heading))]
+
+    def aligned(row: tuple[str, ...]) -> str:
+        return "  ".join(f"{field:<{width}}" for field, width in zip(row, widths, strict=True)).rstrip()
+
+    console.print(aligned(heading), style="bold", markup=False)
+    for info in infos:
+        console.print(aligned(_fields(info)), markup=False)
         summary = info.summary or {}
         result = f"{summary['accuracy']:.1%}" if "accuracy" in summary else summary.get("headline", "")
         library = f"library {info.library}; " if info.library and info.library != info.id else ""

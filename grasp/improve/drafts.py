@@ -13,22 +13,22 @@ constrained by :data:`DRAFT_GRAMMAR`, which fixes the frontmatter's keys and act
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, Field
 
 from ..errors import ModelError, SkillFileError
 from ..models.base import ChatResult, Model
-from ..skillfiles import split_frontmatter
+from ..skillfiles import split_frontmatter, with_frontmatter
 
-ACTIONS = ("ADD", "MODIFY", "REMOVE", "REPLACE")
+Action = Literal["ADD", "MODIFY", "REMOVE", "REPLACE"]
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 
 class Proposal(BaseModel):
     """The edit a draft proposes, as read from its frontmatter and body."""
 
-    action: Literal["ADD", "MODIFY", "REMOVE", "REPLACE"]
+    action: Action
     name: str = Field(description="short hyphenated skill name, like sort-newest-first")
     target: str | None = Field(default=None, description="for REMOVE/REPLACE: the existing skill to remove")
     description: str = Field(default="", description="when to use the skill, one line")
@@ -63,8 +63,7 @@ def render_draft(proposal: Proposal) -> str:
     if proposal.target:
         front["target"] = proposal.target
     front["description"] = proposal.description
-    header = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=10_000)
-    return f"---\n{header}---\n{proposal.body.strip()}\n"
+    return with_frontmatter(front, f"{proposal.body.strip()}\n", width=10_000)  # the description on one line
 
 
 def parse_draft(text: str) -> Proposal:
