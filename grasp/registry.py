@@ -40,7 +40,8 @@ def load_environment(name: str, **options: Any) -> Environment:
         environment = ArithmeticEnvironment(**{k: v for k, v in options.items() if k in {"seed", "per_split"}})
         environment.max_rounds = options.get("max_rounds", environment.max_rounds)
         return environment
-    raise NotFoundError(f"no built-in environment {name!r} (have: {', '.join(BUILT_IN)}; or name your own as "
+    installed = sorted(point.name for point in entry_points(group="grasp.environments"))
+    raise NotFoundError(f"no environment {name!r} (have: {', '.join([*BUILT_IN, *installed])}; or name your own as "
                         "package.module:Class)")
 
 

@@ -41,7 +41,7 @@ def test_eval_user_errors(tmp_path: Path) -> None:
     missing = run_cli("eval", "--env", "arithmetic", "--no-skills", "--model", str(tmp_path / "none.yaml"), db=db)
     assert missing.returncode == 1 and "no such config file" in missing.stderr
     unknown = run_cli("eval", "--env", "mars", "--no-skills", db=db)
-    assert unknown.returncode == 1 and "no built-in environment 'mars'" in unknown.stderr
+    assert unknown.returncode == 1 and "no environment 'mars'" in unknown.stderr and "weather" in unknown.stderr
 
 
 def test_eval_reads_val_by_default_and_names_the_sealed_split_when_asked_for_test(tmp_path: Path) -> None:
