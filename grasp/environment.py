@@ -38,9 +38,12 @@ class ProposerBrief(BaseModel):
     persona: str = ("You coach an AI agent that works in an environment through a text protocol, one action "
                     "per reply. You write a skill: a short numbered checklist the agent will read before similar "
                     "tasks, so that it avoids the mistake it made.")
-    example: str = ("---\naction: ADD\nname: look-up-before-answering\ndescription: Use when a task asks for a value "
-                    "that must be looked up before answering.\n---\n1. Send the lookup action for <ID> first.\n"
-                    "2. Read the value from the result.\n3. Answer with the value only, in the format the task asks for.\n")
+    # A shape no lookup family answers with (a guarded change), so that a draft copied from it is seen for a copy;
+    # the run's own passing traces and accepted skills replace it as soon as there are any (grasp/improve/examples.py).
+    example: str = ("---\naction: ADD\nname: change-only-what-exists\ndescription: Use when a task asks to change a "
+                    "record that may not exist.\n---\n1. Send the request that finds the record for <ID>.\n"
+                    "2. If nothing is found, answer that nothing was changed.\n3. Otherwise send the change for that "
+                    "record, then answer with what its result confirms.\n")
 
 
 def task_values(task: Task) -> set[str]:

@@ -21,8 +21,8 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import Skill
 from ..tasks import Task
-from .drafts import render_draft
-from .induction import induce, template_text, workflow
+from .examples import worked_example
+from .induction import induce
 from .proposer import Candidate, Proposal, build_prompt, placeholder_notes, propose, to_candidate
 from .repair import checked, no_result_answers, skill_text
 from .traces import compress
@@ -69,9 +69,10 @@ class ProposerSource:
 
     async def candidates(self, contrast: Contrast) -> list[Candidate]:
         first = contrast.tasks.get(contrast.failing[0].task_id) if contrast.failing else None
-        brief = self.env.proposer_brief()
-        if example := trace_example(contrast, self.env):  # the environment's own passing steps, not a stock shape
-            brief = brief.model_copy(update={"example": example})
+        passing = contrast.passing[0] if contrast.passing else None
+        example = worked_example(self.env, contrast.skills, contrast.family, passing=passing,
+                                 task=contrast.tasks.get(passing.task_id) if passing else None)
+        brief = self.env.proposer_brief().model_copy(update={"example": example})
         prompt, cut = build_prompt(contrast.label, contrast.failing, contrast.passing, contrast.skills,
                                    self.evidence(), self.config.loop.capacity, self.env.protocol_notes()[:1500],
                                    budget_chars=self._budget(), brief=brief, mask=contrast.mask,
@@ -105,23 +106,6 @@ class ProposerSource:
                 contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
             results.append(result)
         return results
-
-
-def trace_example(contrast: Contrast, environment: Environment) -> str | None:
-    """The proposer's worked example drawn from a passing trace of this run: its accepted steps with every
-    task value as a placeholder (as induction writes them), as the SKILL.md draft the proposer answers with. A stock
-    example teaches one shape (a count, say) for every task; a pass shows the shape that worked here."""
-    if not contrast.passing or contrast.passing[0].task_id not in contrast.tasks:
-        return None
-    passing = contrast.passing[0]
-    task = contrast.tasks[passing.task_id]
-    steps = workflow(passing, task, environment)
-    if len(steps) < 2:  # only an answer: no procedure to show
-        return None
-    named = template_text(task, environment)
-    body = "\n".join(f"{number}. {step}" for number, step in enumerate(steps, 1))
-    return render_draft(Proposal(action="ADD", name=named.name.replace("_", "-"), description=named.description,
-                                 body=body))
 
 
 class InductionSource:

@@ -4,7 +4,8 @@ GEPA checks a candidate on the minibatch it came from before a full evaluation; 
 before its gate. Each valid candidate that brings a skill runs on the failing batch tasks of its
 family (the tasks its traces came from: never probe items, since a probe excludes the whole batch).
 If it fixes none of them, the proposer is shown what happened, from those dev tasks only (the
-request, the head of the response, "answered X, expected Y"), and rewrites the skill, up to
+request, the head of the response, "answered X, expected Y", and whole what the environment said to
+the steps it rejected), and rewrites the skill, up to
 ``repairs`` times. A candidate that still fixes nothing is refused "at trial" with no probe episode
 spent. A candidate that fixes at least one goes on to the gate, and its passing trial episodes are
 stored (phase "trial") where induction finds them as passing traces of their family.
@@ -21,11 +22,14 @@ from ..skills import Skill
 from ..store.library import apply_edit
 from ..tasks import Task
 from .drafts import FORMAT
+from .examples import worked_example
 from .proposer import Candidate, Proposal, placeholder_notes, placeholders_line, propose, to_candidate
 from .repair import checked, no_result_answers
+from .traces import complaints
 
 RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
 RESPONSE_HEAD = 300
+COMPLAINT_CHARS = 600  # a rejection's message in full: it is where an environment says what it takes
 
 
 def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> str:
@@ -42,15 +46,19 @@ def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> s
 
 
 def repair_prompt(skill: Skill, shown: list[str], brief: ProposerBrief, notes: str,
-                  placeholders: dict[str, str]) -> list[dict[str, str]]:
-    """The rewrite request: the skill, what the agent did with it, the task's placeholders with what each
-    stands for, and the environment's worked example. Without the last two a small proposer wrote the
+                  placeholders: dict[str, str], said: list[str] = ()) -> list[dict[str, str]]:
+    """The rewrite request: the skill, what the agent did with it, what the environment answered to the
+    steps it did not accept (whole: an HTTP 400's message names the parameter it takes, in any environment),
+    the task's placeholders with what each stands for, and a worked example (``brief.example``: an accepted
+    skill of the run's once there is one). Without placeholders and example a small proposer wrote the
     instruction's own word, ``<PLACEHOLDERS>``, into its requests and lost the numbered-steps format."""
+    answered = ("What the environment answered to the steps it did not accept (its words name the fix):\n"
+                + "\n".join(f"- {text}" for text in said) + "\n\n") if said else ""
     user = (f"API: {notes}\n\n" if notes else "") + (
         f"This skill was tried on tasks it was written for and fixed none of them.\n\n"
         f"Skill {skill.name}: {skill.description}\n{skill.body}\n\nWhat the agent did with it:\n\n"
-        + "\n\n".join(shown)
-        + "\n\nRewrite the skill (same name) so that the agent gets these tasks right: description 'Use when ...' "
+        + "\n\n".join(shown) + "\n\n" + answered
+        + "Rewrite the skill (same name) so that the agent gets these tasks right: description 'Use when ...' "
           "naming the kind of task; body 3-5 numbered steps with the exact request to send and how to read the "
           "answer from the response. "
         + (f"{placeholders_line(placeholders)} " if placeholders else "Use placeholders for the task's values. ")
@@ -107,7 +115,9 @@ class Trial:
         by_id = {task.id: task for task in tasks}
         shown = [what_happened(e, by_id[e.task_id], mask) for e in episodes[:3] if e.task_id in by_id]
         placeholders = placeholder_notes(self.env, tasks)
-        prompt = repair_prompt(skill, shown, self.env.proposer_brief(), self.env.protocol_notes()[:1500], placeholders)
+        brief = self.env.proposer_brief().model_copy(update={"example": worked_example(self.env, skills, family)})
+        said = [mask(text) for text in complaints(episodes[:3], chars=COMPLAINT_CHARS)]
+        prompt = repair_prompt(skill, shown, brief, self.env.protocol_notes()[:1500], placeholders, said)
         [reply], _ = await propose(self.proposer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
                                    max_tokens=self.max_tokens)
         edit = candidate.edit

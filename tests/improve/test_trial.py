@@ -166,9 +166,9 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
 
     stock = prompts_for([])
     drawn = prompts_for([passing])
-    assert "look-up-before-answering" in stock  # the environment's own stock example, with no pass yet
+    assert "change-only-what-exists" in stock  # the environment's own stock example, with no pass yet
     example = drawn.split("Example of the format, for a different task:\n", 1)[1]
-    assert "look-up-before-answering" not in example
+    assert "change-only-what-exists" not in example
     assert "CALC: <A> * <B>" in example and "ANSWER: <VALUE>" in example and str(value) not in example
 
 
