@@ -179,6 +179,10 @@ def to_candidate(
         # A second skill for the same thing would compete with the first in the executor's prompt (a small
         # model follows the wrong one): the draft becomes a rewrite of that skill, judged as such.
         kind, name = EditKind.MODIFY, similar
+    if kind is EditKind.MODIFY and name not in library:
+        # A rewrite of a skill nobody has is a new skill (the embedded proposer wrote MODIFY on an empty library
+        # in two of its first three weather drafts): judged as the ADD it is, and refused if there is no room.
+        kind = EditKind.ADD
     at_capacity = len(library) >= capacity
     if kind is EditKind.ADD and at_capacity:
         return Candidate(edit=None, refusal=f"ADD at capacity ({capacity})", group=group)
@@ -192,8 +196,6 @@ def to_candidate(
         if at_capacity:
             return Candidate(edit=None, refusal=f"ADD at capacity ({capacity}) (a rewrite of another family's "
                                                 "skill becomes an ADD)", group=group)
-    if kind in (EditKind.MODIFY,) and name not in library:
-        return Candidate(edit=None, refusal=f"field 'name': MODIFY of unknown skill {name!r}", group=group)
     if kind in (EditKind.REMOVE, EditKind.REPLACE):
         target = target or (name if kind is EditKind.REMOVE else None)
         if target not in library:

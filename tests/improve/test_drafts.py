@@ -55,7 +55,7 @@ def test_a_malformed_draft_gets_one_repair_with_the_parsers_message_then_a_clear
 
 
 def test_refused_drafts_commit_nothing_and_the_run_goes_on(tmp_path: Path) -> None:
-    unknown = render_draft(Proposal(action="MODIFY", name="no-such-skill", description="Use for product questions.",
+    unknown = render_draft(Proposal(action="REMOVE", name="no-such-skill", description="Use for product questions.",
                                     body="1. Send CALC: <A> * <B>, then ANSWER: <VALUE>."))
     renamed = "---\naction: RENAME\nname: x\ndescription: Use for product questions.\n---\n1. CALC: <A> * <B>"
     broken = ["not a skill at all"] * 2 + [renamed] * 2 + [unknown]  # a draft that does not parse, and its repair
@@ -63,6 +63,20 @@ def test_refused_drafts_commit_nothing_and_the_run_goes_on(tmp_path: Path) -> No
                              cfg=config(candidates=1, epochs=2)))
     reasons = [d.evidence.reason for d in LibraryStore(tmp_path / "g.db").decisions("r1")]
     assert any("field '(frontmatter)'" in reason for reason in reasons)
-    assert any("field 'name': MODIFY of unknown skill 'no-such-skill'" in reason for reason in reasons)
+    assert any("field 'target': REMOVE of unknown skill 'no-such-skill'" in reason for reason in reasons)
     assert any("field 'action'" in reason for reason in reasons)
     assert result.state.finished_training and result.state.test  # the run went on to its sealed test
+
+
+def test_a_rewrite_of_a_skill_nobody_has_is_judged_as_the_new_skill_it_is() -> None:
+    from grasp.improve.proposer import to_candidate
+    from grasp.skills import Skill
+
+    draft_text = render_draft(Proposal(action="MODIFY", name="latest-temp-checklist", description="Use for products.",
+                                       body="1. CALC: <A> * <B>\n2. ANSWER: <VALUE>"))
+    made = to_candidate(parse_draft(draft_text), library={}, capacity=4, family="product", forbidden=set(), group="g")
+    assert made.edit.kind.value == "ADD" and made.edit.skill.name == "latest-temp-checklist"
+    full = {f"s{i}": Skill(name=f"s{i}", description=f"Use for thing {i}.", body="1. x", tags=["sum"]) for i in range(4)}
+    refused = to_candidate(parse_draft(draft_text), library=full, capacity=4, family="product", forbidden=set(),
+                           group="g")
+    assert refused.edit is None and "ADD at capacity (4)" in refused.refusal
