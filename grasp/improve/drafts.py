@@ -55,6 +55,7 @@ FORMAT = ("Write the skill as a SKILL.md: a frontmatter between two '---' lines 
           "3-5 numbered steps, each with the exact action to send and how to read the answer from the result. "
           "Write actions exactly as the agent sends them; nothing needs escaping.")
 CLOSING_FENCE = re.compile(r"\n?```\s*$")
+NUMBERED = re.compile(r"^\s*\d+[.)]\s*")
 
 
 def render_draft(proposal: Proposal) -> str:
@@ -92,7 +93,27 @@ def parse_draft(text: str) -> Proposal:
     if action != "REMOVE" and len(body.strip()) < 20:
         raise SkillFileError(WHERE, "(body)", "the steps after the frontmatter are missing")
     return Proposal(action=action, name=name.strip(), target=target.strip() if target else None,
-                    description=(description or "").strip(), body=body.strip())
+                    description=(description or "").strip(), body=steps_only(body))
+
+
+def steps_only(body: str) -> str:
+    """``body`` up to a closing ``---`` line, without a step that repeats an earlier one word for word
+    (the steps numbered again from 1).
+
+    The embedded proposer often closes its draft with ``---`` and then explains it ("This skill is designed
+    to help..."), or runs on repeating one step until its token limit: neither is a step for the executor."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for line in body.strip().splitlines():
+        if line.strip() == "---":
+            break
+        step = NUMBERED.sub("", line).strip().lower()
+        if step and NUMBERED.match(line) and step in seen:
+            continue
+        seen.add(step)
+        kept.append(NUMBERED.sub(f"{sum(1 for k in kept if NUMBERED.match(k)) + 1}. ", line) if NUMBERED.match(line)
+                    else line)
+    return "\n".join(kept).strip()
 
 
 async def draft(model: Model, prompt: list[dict[str, str]], *, max_tokens: int, temperature: float | None,

@@ -80,3 +80,13 @@ def test_a_rewrite_of_a_skill_nobody_has_is_judged_as_the_new_skill_it_is() -> N
     refused = to_candidate(parse_draft(draft_text), library=full, capacity=4, family="product", forbidden=set(),
                            group="g")
     assert refused.edit is None and "ADD at capacity (4)" in refused.refusal
+
+
+def test_a_drafts_steps_end_at_its_closing_line_and_a_repeated_step_is_kept_once() -> None:
+    text = ("---\naction: ADD\nname: elevation\ndescription: Use when asked for a station's elevation.\n---\n"
+            "1. GET stations/<STATION>?units=imperial\n2. If elevation is null, FINISH([-1]).\n"
+            "3. If elevation is null, FINISH([-1]).\n4. Otherwise FINISH([<value>]).\n---\n\n"
+            "This skill is designed to help the agent avoid the mistake.")
+    body = parse_draft(text).body
+    assert body.splitlines() == ["1. GET stations/<STATION>?units=imperial", "2. If elevation is null, FINISH([-1]).",
+                                 "3. Otherwise FINISH([<value>])."]
