@@ -23,6 +23,7 @@ from ..store.library import apply_edit
 from ..tasks import Task
 from .drafts import FORMAT
 from .examples import worked_example
+from .explore import did_work
 from .proposer import Candidate, Proposal, placeholder_notes, placeholders_line, propose, to_candidate
 from .repair import checked, no_result_answers
 from .traces import complaints
@@ -95,7 +96,7 @@ class Trial:
             except ValidationError as error:
                 return refused(current, str(error))
             episodes = await self.run(tasks, trial_skills, f"trial:{key}:c{index}:r{attempt}")
-            fixed = [e.task_id for e in episodes if e.passed]
+            fixed = [e.task_id for e in episodes if e.passed and not self.shortcut(e, tasks)]
             if fixed:
                 note = f"fixed {len(fixed)}/{len(tasks)} batch failure(s) at trial"
                 return current.model_copy(update={"trial": note + (f" after {attempt} repair(s)" if attempt else "")})
@@ -107,6 +108,14 @@ class Trial:
                 return refused(current, f"fixed none of {len(tasks)} batch failure(s); its repair: {repaired.refusal}")
             current = repaired
         return refused(current, f"fixed none of {len(tasks)} batch failure(s) after {self.rewrites} repair(s)")
+
+    def shortcut(self, episode: Episode, tasks: list[Task]) -> bool:
+        """A pass that did no work and gave the environment's trivial answer: a constant earns it, so it is no
+        fix of the skill's (on the weather API a draft that said only 'answer "none"' passed a none item with
+        no request at trial, and then the gate, learning nothing a constant answer does not know)."""
+        task = next((t for t in tasks if t.id == episode.task_id), None)
+        trivial = self.env.trivial_answer(task) if task is not None else None
+        return trivial is not None and episode.answer == trivial and not did_work(episode)
 
     async def _repair(self, candidate: Candidate, episodes: list[Episode], tasks: list[Task],
                       skills: dict[str, Skill], *, family: str, mask: Callable[[str], str], forbidden: set[str],

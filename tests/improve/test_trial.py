@@ -235,3 +235,38 @@ def test_the_proposer_reads_what_each_placeholder_stands_for() -> None:
     asyncio.run(source.candidates(contrast))
     assert "Placeholders for the task's values: <A> = the first operand, from the task; <B> = this task's b" in prompts[0]
     assert "<Z>" not in prompts[0]  # only the placeholders this task has
+
+
+def test_a_trial_pass_that_only_gave_the_trivial_answer_fixes_nothing() -> None:
+    """A draft that says only 'answer "none"' passes a none item with no request: a constant earns that, so
+    the trial does not count it, while the same answer after a search that found nothing is a fix."""
+    from environments.weather import WeatherEnvironment
+    from grasp.edits import Edit, EditKind
+    from grasp.improve.proposer import Candidate
+    from grasp.improve.trial import Trial
+    from grasp.skills import Skill
+
+    environment = WeatherEnvironment()
+    task = next(t for t in environment.tasks("dev") if t.family == "station_id" and environment.stratum(t) == "none")
+    start = [{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction}]
+    constant = Episode(task_id=task.id, family=task.family, passed=True, answer=["none"], step_ok=[True],
+                       messages=start + [{"role": "assistant", "content": 'FINISH(["none"])'}])
+    searched = Episode(task_id=task.id, family=task.family, passed=True, answer=["none"], step_ok=[True, True],
+                       messages=start + [{"role": "assistant", "content": "GET stations?q=x"},
+                                         {"role": "user", "content": 'HTTP 200 {"meta":{"total":0},"data":[]}'},
+                                         {"role": "assistant", "content": 'FINISH(["none"])'}])
+    candidate = Candidate(edit=Edit(kind=EditKind.ADD, skill=Skill(
+        name="say-none", description="Use when asked for a station's id.", body='1. FINISH(["none"])',
+        tags=["station_id"])), group="g")
+
+    def judged(episode: Episode) -> Candidate:
+        async def run(tasks, skills, key):
+            return [episode]
+
+        trial = Trial(environment, ScriptedModel(["no draft"], name="scripted-proposer"), run, rewrites=0, repairs=0,
+                      capacity=4, seed=0, max_tokens=100)
+        return asyncio.run(trial.judge("k", 0, candidate, [task], {}, family="station_id", mask=lambda t: t,
+                                       forbidden=set()))
+
+    assert judged(constant).edit is None and "fixed none of 1" in judged(constant).refusal
+    assert judged(searched).edit is not None and "fixed 1/1" in judged(searched).trial
