@@ -107,12 +107,13 @@ def steps_only(body: str) -> str:
     for line in body.strip().splitlines():
         if line.strip() == "---":
             break
-        step = NUMBERED.sub("", line).strip().lower()
-        if step and NUMBERED.match(line) and step in seen:
+        if not NUMBERED.match(line):
+            kept.append(line)
             continue
-        seen.add(step)
-        kept.append(NUMBERED.sub(f"{sum(1 for k in kept if NUMBERED.match(k)) + 1}. ", line) if NUMBERED.match(line)
-                    else line)
+        step = NUMBERED.sub("", line).strip()
+        if step.lower() not in seen:
+            seen.add(step.lower())
+            kept.append(f"{len(seen)}. {step}")
     return "\n".join(kept).strip()
 
 

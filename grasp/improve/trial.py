@@ -13,7 +13,7 @@ stored (phase "trial") where induction finds them as passing traces of their fam
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from ..environment import Environment, Episode, ProposerBrief
 from ..errors import ValidationError
@@ -47,7 +47,7 @@ def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> s
 
 
 def repair_prompt(skill: Skill, shown: list[str], brief: ProposerBrief, notes: str,
-                  placeholders: dict[str, str], said: list[str] = ()) -> list[dict[str, str]]:
+                  placeholders: dict[str, str], said: Sequence[str] = ()) -> list[dict[str, str]]:
     """The rewrite request: the skill, what the agent did with it, what the environment answered to the
     steps it did not accept (whole: an HTTP 400's message names the parameter it takes, in any environment),
     the task's placeholders with what each stands for, and a worked example (``brief.example``: an accepted
