@@ -93,6 +93,11 @@ class ExploreConfig(BaseModel):
     # An exploring episode may take this many rounds more than the run's limit: time to recover from an
     # error the environment explained. Only its accepted actions reach an induced skill.
     extra_rounds: int = Field(default=1, ge=0)
+    # Before re-attempts: a failing episode's rejected action amended from the environment's answer, with no
+    # model (grasp/improve/amend.py); this many accepted amendments per failing task are finished by the
+    # executor, and up to amend_checks variants are tried on the environment to find them. 0 turns it off.
+    amendments: int = Field(default=12, ge=0)
+    amend_checks: int = Field(default=1500, ge=1)
 
 
 class RunConfig(BaseModel):

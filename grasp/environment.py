@@ -210,6 +210,7 @@ class Episode(BaseModel):
     completion_tokens: int = 0
     latency_s: float = 0.0
     error: str | None = None  # the episode could not run (model outage, environment failure)
+    opening: int = 0  # how many first replies were sent in the model's place (an amended action), not written by it
 
     @property
     def invalid(self) -> bool:

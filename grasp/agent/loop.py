@@ -10,6 +10,7 @@ identically in every run.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..environment import Environment, Episode, Session
@@ -31,6 +32,7 @@ async def run_episode(
     temperature: float | None = None,
     seed: int | None = None,
     notice: str | None = None,
+    opening: Sequence[str] = (),
 ) -> Episode:
     """Run one episode; ``max_tokens`` / ``temperature`` None leave them to the model's own config
     (exploration passes a temperature and a seed).
@@ -38,6 +40,11 @@ async def run_episode(
     ``notice``: a line added to the message the model reads before its last allowed action (e.g.
     "last action: FINISH with your answer"). A small model that has the value in front of it often
     repeats its request instead of answering; told that this is its last turn, it answers.
+
+    ``opening``: replies sent in the model's place for its first turns (an amended action from
+    ``grasp.improve.amend``); the model takes over from the environment's answer to the last of
+    them. They count as rounds and are recorded as ``Episode.opening``, so no reader mistakes them
+    for the model's own.
 
     Nothing a session, a grader or a model reply does can raise out of here except an endpoint
     outage (``ModelUnavailable``, which pauses the run): every other exception becomes an errored
@@ -48,7 +55,8 @@ async def run_episode(
         {"role": "system", "content": environment.instructions() + skills_block(skills)},
         {"role": "user", "content": environment.task_prompt(task)},
     ]
-    record = Episode(task_id=task.id, family=task.family, passed=False, skills=[s.name for s in skills])
+    record = Episode(task_id=task.id, family=task.family, passed=False, skills=[s.name for s in skills],
+                     opening=min(len(opening), rounds_allowed))
     started = time.perf_counter()
     answer: list[Any] | None = None
     session: Session | None = None
@@ -57,13 +65,17 @@ async def run_episode(
         for round_number in range(rounds_allowed):
             if notice and round_number == rounds_allowed - 1:
                 messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n\n{notice}"}
-            result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                                      seed=seed)
+            if round_number < len(opening):
+                reply = opening[round_number]
+            else:
+                result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
+                                          seed=seed)
+                record.prompt_tokens += result.prompt_tokens
+                record.completion_tokens += result.completion_tokens
+                reply = result.text
             record.rounds += 1
-            record.prompt_tokens += result.prompt_tokens
-            record.completion_tokens += result.completion_tokens
-            step = await session.step(result.text)
-            messages.append({"role": "assistant", "content": result.text})
+            step = await session.step(reply)
+            messages.append({"role": "assistant", "content": reply})
             record.invalid_actions += int(step.invalid)
             record.refused_actions += int(step.refused)
             record.step_ok.append(not (step.invalid or step.refused or step.failed))

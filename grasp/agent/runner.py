@@ -41,6 +41,7 @@ async def run_tasks(
     notice: str | None = None,
     should_stop: Callable[[dict[int, Episode]], bool] | None = None,
     on_episode: Callable[[Episode], None] | None = None,
+    opening: Sequence[str] = (),
 ) -> list[Episode | None]:
     """Run ``tasks`` under ``skills``; results in task order.
 
@@ -63,7 +64,7 @@ async def run_tasks(
             if episode is None:
                 chosen = select_skills(skills, task, skills_per_episode, ignore=environment.common_words())
                 episode = await run_episode(environment, task, model, chosen, max_rounds=max_rounds,
-                                            temperature=temperature, seed=seed, notice=notice)
+                                            temperature=temperature, seed=seed, notice=notice, opening=opening)
                 if runs and run_id:
                     runs.save_episode(run_id, key, phase, episode)
             results[index] = episode

@@ -22,6 +22,7 @@ from ..tasks import Task
 from .classifier import label_failures, label_key
 from .context import RunContext
 from .explore import explore as explore_for_pass
+from .explore import explore_amended
 from .explore import find_pass
 from .proposer import Candidate, masker
 from .sources import CandidateSource, Contrast
@@ -155,9 +156,22 @@ class CandidateAssembly:
         """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or exploration now."""
         found = find_pass(episodes, family, self.runs, self.run_id, trivial=self.trivial_answer)
         explore = self.config.explore
-        if found or not explore.attempts:
+        if found:
             return found
-        failing = [t for t, e in zip(batch, episodes, strict=False) if not e.passed and t.family == family]
+        failing_pairs = [(t, e) for t, e in zip(batch, episodes, strict=False) if not e.passed and t.family == family]
+        if explore.amendments:
+            amended = await explore_amended(
+                self.env, self.executor, failing_pairs, skills, amendments=explore.amendments,
+                checks=explore.amend_checks, seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
+                skills_per_episode=self.config.loop.skills_per_episode, max_rounds=self.config.max_rounds,
+                trivial=self.trivial_answer, notice=self.config.last_round_notice, on_episode=self.on_episode)
+            self.note(f"{key}: amending the rejected {family} actions from the environment's answers "
+                      f"{'found a pass' if amended else 'found no pass'}")
+            if amended:
+                return [amended]
+        if not explore.attempts:
+            return []
+        failing = [t for t, _ in failing_pairs]
         self.note(f"{key}: no passing {family} trace yet; exploring "
                   f"(up to {explore.attempts} attempt(s) at temperature {explore.temperature:g})")
         explored = await explore_for_pass(

@@ -7,6 +7,10 @@ under their own keys as phase ``explore``, so a resumed run never re-runs one)
 often find a success, which becomes the contrast trace and the source of an
 induced skill. Only tasks of the current batch are re-attempted: the probe
 never draws from the batch, so exploration never touches probe, val or test.
+
+Before any of that, and with no model: the failing episode's rejected action amended from what the
+environment said about it (``grasp.improve.amend``), which the executor then finishes. An executor
+that never sends a request the environment accepts, at any temperature, still gets to read one result.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ..models.base import Model
 from ..skills import Skill
 from ..store.runs import RunStore
 from ..tasks import Task
+from .amend import amend, first_rejection
 
 
 def stable_seed(text: str) -> int:
@@ -58,6 +63,49 @@ async def explore(
     return None
 
 
+async def explore_amended(
+    environment: Environment,
+    model: Model,
+    failing: Sequence[tuple[Task, Episode]],
+    skills: dict[str, Skill],
+    *,
+    amendments: int,
+    checks: int,
+    seed: str,
+    runs: RunStore,
+    run_id: str,
+    skills_per_episode: int,
+    max_rounds: int | None,
+    trivial: Callable[[str], list[Any] | None] | None = None,
+    notice: str | None = None,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> Episode | None:
+    """For each failing episode in turn, its first rejected action amended from the environment's own
+    answer (``grasp.improve.amend``, no model): each accepted amendment, the cheapest first and at most
+    ``amendments`` of them, opens a fresh episode that the executor finishes at temperature 0. The first
+    that passes and teaches (``find_pass``'s rule) is returned; None when none does."""
+    for task, episode in sorted(failing, key=lambda pair: pair[0].id):
+        rejected = first_rejection(episode)
+        if rejected is None:
+            continue
+        found = await amend(environment, task, *rejected, max_checks=checks)
+        for number, amendment in enumerate(found[:amendments]):
+            [tried] = await run_tasks(
+                environment, model, [task], skills, phase="explore", key_prefix=f"amend:{seed}:{number}", runs=runs,
+                run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, notice=notice,
+                on_episode=on_episode, opening=[amendment.action],
+            )
+            if tried is not None and tried.passed and teaches(tried, trivial):
+                return tried
+    return None
+
+
+def teaches(episode: Episode, trivial: Callable[[str], list[Any] | None] | None) -> bool:
+    """A pass worth learning from: it did some work, and its answer is not the environment's trivial one."""
+    shortcut = trivial is not None and episode.answer is not None and episode.answer == trivial(episode.task_id)
+    return did_work(episode) and not shortcut
+
+
 def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str,
               trivial: Callable[[str], list[Any] | None] | None = None) -> list[Episode]:
     """A passing trace of ``family`` that did some work (``did_work``) and answered something other than
@@ -67,15 +115,11 @@ def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: 
     a candidate's passing trial is how induction bootstraps; the decision's probe excludes the tasks its
     candidates were built from). An earlier pass is chosen by content, not storage order, so a resumed
     run picks the same one."""
-    def teaches(episode: Episode) -> bool:
-        shortcut = trivial is not None and episode.answer is not None and episode.answer == trivial(episode.task_id)
-        return did_work(episode) and not shortcut
-
-    passing = [e for e in episodes if e.passed and e.family == family and teaches(e)]
+    passing = [e for e in episodes if e.passed and e.family == family and teaches(e, trivial)]
     if passing:
         return passing
     earlier = [e for phase in ("train", "explore", "trial", "probe")
-               for e in runs.episodes(run_id, phase=phase, family=family, passed=True) if teaches(e)]
+               for e in runs.episodes(run_id, phase=phase, family=family, passed=True) if teaches(e, trivial)]
     return [min(earlier, key=lambda e: (e.task_id, len(e.messages), e.model_dump_json()))] if earlier else []
 
 

@@ -1,0 +1,156 @@
+"""Amending a rejected action from the environment's own answer (grasp/improve/amend.py), and the exploration
+that lets the executor finish an amended action (grasp/improve/explore.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from environments.weather import WeatherEnvironment
+from grasp.agent.loop import run_episode
+from grasp.environment import Environment, Session, Step
+from grasp.improve.amend import QueryAction, amend, first_rejection
+from grasp.improve.explore import explore_amended
+from grasp.models import ScriptedModel
+from grasp.store import Database
+from grasp.store.runs import RunStore
+from grasp.tasks import Grade, Task
+
+BOOKS = {"Emma": "b-42", "Dune": "b-17"}  # Dune, the first task by id, listed second
+
+
+class Catalogue(Environment):
+    """A toy library catalogue, not HTTP and not weather: ``FIND books?title=<TITLE>&limit=<n>``, which answers
+    like any API that lists what it takes. Counts every action it is sent."""
+
+    name = "catalogue"
+    max_rounds = 2
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def tasks(self, split: str) -> list[Task]:
+        return [Task(id=f"book-{title.lower()}", family="book_id", instruction=f"What is the id of the book {title}?",
+                     solution={"expected": book}, variables={"TITLE": title}) for title, book in BOOKS.items()]
+
+    def instructions(self) -> str:
+        return "Reply FIND books?<params> or ANSWER <id>."
+
+    async def open(self, task: Task) -> Session:
+        return CatalogueSession(self, task)
+
+
+class CatalogueSession(Session):
+    def __init__(self, env: Catalogue, task: Task) -> None:
+        self.env, self.task, self.answer = env, task, None
+
+    async def step(self, reply: str) -> Step:
+        text = reply.strip()
+        if text.startswith("ANSWER "):
+            self.answer = text.removeprefix("ANSWER ").strip()
+            return Step(observation="", done=True, answer=[self.answer])
+        self.env.sent.append(text)
+        if not text.startswith("FIND books"):
+            return Step(observation="Reply FIND books?<params> or ANSWER <id>.", invalid=True)
+        params = dict(parse_qsl(urlsplit(text.removeprefix("FIND ")).query, keep_blank_values=True))
+        for key in params:
+            if key not in ("title", "limit"):
+                return Step(observation=f"rejected: unknown field '{key}' (fields: title, limit)", failed=True)
+        if "limit" in params and not params["limit"].isdigit():
+            return Step(observation=f"rejected: limit '{params['limit']}' is not a count", failed=True)
+        matches = [{"title": t, "id": b} for t, b in BOOKS.items() if params.get("title") in (None, t)]
+        return Step(observation=json.dumps(matches), action=text)
+
+    async def grade(self, answer: list[Any] | None) -> Grade:
+        passed = answer == [self.task.solution["expected"]]
+        return Grade(passed=passed, reason="correct" if passed else f"answered {answer}")
+
+
+def test_a_rejected_field_is_renamed_to_one_the_answer_names_and_the_action_kept_otherwise() -> None:
+    env = Catalogue()
+    task = env.tasks("dev")[0]
+    found = asyncio.run(amend(env, task, "FIND books?name=Dune&limit=5", "rejected: unknown field 'name' (fields: title, limit)"))
+    actions = [a.action for a in found]
+    assert "FIND books?title=Dune&limit=5" in actions
+    assert all(json.loads(a.observation) for a in found if a.action == "FIND books?title=Dune&limit=5")
+    # Dropping the field (free) comes before renaming it (one borrowed word): the cheapest first.
+    assert actions[0] == "FIND books?limit=5"
+
+
+def test_only_the_pair_the_answer_points_at_is_touched_and_a_bad_value_is_revalued_or_dropped() -> None:
+    env = Catalogue()
+    task = env.tasks("dev")[1]
+    found = asyncio.run(amend(env, task, "FIND books?title=Emma&limit=all", "rejected: limit 'all' is not a count"))
+    assert [a.action for a in found] == ["FIND books?title=Emma"]  # no word of the answer is a count
+
+
+def test_the_search_spends_at_most_its_budget_of_environment_calls() -> None:
+    env = Catalogue()
+    task = env.tasks("dev")[0]
+    asyncio.run(amend(env, task, "FIND books?a=1&b=2&c=3&d=4", "rejected: unknown field 'a' (fields: title, limit)",
+                      max_checks=7))
+    assert len(env.sent) == 7
+
+
+def test_actions_that_are_not_one_line_queries_are_left_alone() -> None:
+    env = Catalogue()
+    task = env.tasks("dev")[0]
+    for action in ("ANSWER b-17", "FIND books", 'POST books?x=1\n{"title": "Dune"}'):
+        assert asyncio.run(amend(env, task, action, "rejected: unknown field 'x'")) == []
+    assert env.sent == []
+    assert QueryAction.parse("GET a?x=1&x=1&y") == QueryAction("GET a", (("x", "1"), ("y", "")))
+
+
+def test_weather_the_city_parameter_becomes_q_from_the_apis_own_400() -> None:
+    env = WeatherEnvironment()
+    task = next(t for t in env.tasks("dev") if t.family == "station_id" and t.solution["expected"] != "none")
+    city = task.variables["CITY"]
+    action = f"GET stations?city={city}&units=metric&sort=id"
+
+    async def go() -> list[str]:
+        session = await env.open(task)
+        rejected = await session.step(action)
+        assert rejected.failed and "'city'" in rejected.observation
+        found = await amend(env, task, action, rejected.observation)
+        await env.aclose()
+        return [a.action for a in found]
+
+    actions = asyncio.run(go())
+    assert f"GET stations?q={city}&sort=id" in actions
+
+
+def test_an_opening_reply_is_sent_for_the_model_and_recorded_as_such() -> None:
+    env = Catalogue()
+    task = next(t for t in env.tasks("dev") if t.id == "book-dune")
+    model = ScriptedModel(lambda m: f"ANSWER {json.loads(m[-1]['content'])[0]['id']}", name="reader")
+    episode = asyncio.run(run_episode(env, task, model, [], opening=["FIND books?title=Dune"]))
+    assert episode.passed and episode.opening == 1 and episode.rounds == 2
+    assert len(model.calls) == 1 and episode.messages[2]["content"] == "FIND books?title=Dune"
+
+
+def test_exploration_finishes_an_amended_action_and_returns_the_pass(tmp_path) -> None:
+    env = Catalogue()
+    tasks = env.tasks("dev")
+    runs = RunStore(Database(tmp_path / "g.db"))
+    run_id = runs.create(kind="improve", environment="catalogue", config={})
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        """A scripted executor: it guesses the wrong field, and answers from a list when it gets one."""
+        if len(messages) == 2:
+            title = re.search(r"book (\w+)", messages[1]["content"]).group(1)
+            return f"FIND books?name={title}"
+        listed = messages[-1]["content"]
+        return f"ANSWER {json.loads(listed)[0]['id']}" if listed.startswith("[") else "ANSWER none"
+
+    executor = ScriptedModel(reply, name="wrong-field")
+    failing = [asyncio.run(run_episode(env, task, executor, [])) for task in tasks]
+    assert not any(e.passed for e in failing) and first_rejection(failing[0])[0].startswith("FIND books?name=")
+    found = asyncio.run(explore_amended(env, executor, list(zip(tasks, failing, strict=True)), {}, amendments=4,
+                                        checks=50, seed="s", runs=runs, run_id=run_id, skills_per_episode=2,
+                                        max_rounds=2))
+    assert found is not None and found.passed and found.opening == 1
+    assert found.messages[2]["content"] == "FIND books?title=Dune"
+    assert [e.task_id for e in runs.episodes(run_id, phase="explore")][-1] == found.task_id
