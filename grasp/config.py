@@ -95,8 +95,9 @@ class ExploreConfig(BaseModel):
     extra_rounds: int = Field(default=1, ge=0)
     # Before re-attempts: a failing episode's rejected action amended from the environment's answer, with no
     # model (grasp/improve/amend.py); this many accepted amendments per failing task are finished by the
-    # executor, and up to amend_checks variants are tried on the environment to find them. 0 turns it off.
-    amendments: int = Field(default=12, ge=0)
+    # executor, and up to amend_checks variants are tried on the environment to find them. 0 (the default
+    # until it is measured on the FHIR main job) turns it off; configs/weather.yaml turns it on.
+    amendments: int = Field(default=0, ge=0)
     amend_checks: int = Field(default=1500, ge=1)
 
 
