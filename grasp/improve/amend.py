@@ -5,11 +5,11 @@ rejection ("unknown parameter 'city'; allowed: page, per_page, q, region, sort")
 words it needed were in that answer. This module searches the neighbourhood of the rejected action
 that the rejection itself spans: the part it names (a parameter whose key or value it quotes) is
 dropped, renamed to a word of the answer, or given a word of the answer as its value; an edit that
-draws a different answer is progress and is amended in turn, one that draws the same answer is not.
+draws a new complaint (not about the word it brought in) is progress and is amended in turn.
 Every variant is tried on a fresh session of the same task, so the environment, not a model, decides.
 
-What comes out is the set of actions the environment accepted, one per distinct answer, fewest edits
-first. Nothing here knows what the task needs: which accepted action was the right one is for the
+What comes out is the set of actions the environment accepted, one per distinct answer, the cheapest
+first (a dropped key is free, a word borrowed from an answer costs one). Nothing here knows what the task needs: which accepted action was the right one is for the
 executor to show by answering from its result, and for the grader to judge (``grasp.improve.explore``).
 
 Only a one-line action with a query string (``VERB path?key=value&...``) is amended: the shape most
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import heapq
 import re
-from itertools import count
 from dataclasses import dataclass
+from itertools import count
 
 from ..environment import Environment, Episode, Step
 from ..tasks import Task
