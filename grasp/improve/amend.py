@@ -9,8 +9,8 @@ draws a new complaint (not about the word it brought in) is progress and is amen
 Every variant is tried on a fresh session of the same task, so the environment, not a model, decides.
 
 What comes out is the set of actions the environment accepted, one per distinct answer, the cheapest
-first (a dropped key is free, a word borrowed from an answer costs one). Nothing here knows what the task needs: which accepted action was the right one is for the
-executor to show by answering from its result, and for the grader to judge (``grasp.improve.explore``).
+first (a dropped key is free, a word borrowed from an answer costs one). Nothing here knows what the
+task needs: which accepted action was the right one is for the executor to show by answering from its result, and for the grader to judge (``grasp.improve.explore``).
 
 Only a one-line action with a query string (``VERB path?key=value&...``) is amended: the shape most
 text APIs share, and one that never carries a body, so no amendment can write anything.
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from itertools import count
 
-from ..environment import Environment, Episode, Step
+from ..environment import Environment, Step
 from ..tasks import Task
 
 MAX_CHECKS = 1500  # environment calls per amended action; each is one fresh session and one step
@@ -59,11 +59,10 @@ class QueryAction:
 
 @dataclass(frozen=True)
 class Amendment:
-    """An accepted variant of a rejected action: the action, what the environment answered, how many edits."""
+    """An accepted variant of a rejected action: the action, and what the environment answered."""
 
     action: str
     observation: str
-    edits: int
 
 
 def named_words(message: str) -> list[str]:
@@ -157,17 +156,8 @@ async def amend(environment: Environment, task: Task, action: str, rejection: st
         checks += 1
         step = await attempt(environment, task, variant.render())
         if accepted(step):
-            found.setdefault(step.observation, Amendment(variant.render(), step.observation, edits))
+            found.setdefault(step.observation, Amendment(variant.render(), step.observation))
         elif (step.failed and edits < max_edits and step.observation != message
               and brought not in quoted(step.observation)):
             push(variant, step.observation, cost, edits)  # a new complaint, not about the word just brought in
     return list(found.values())
-
-
-def first_rejection(episode: Episode) -> tuple[str, str] | None:
-    """The episode's first action the environment answered with an error, and that answer."""
-    replies = [(i, m["content"]) for i, m in enumerate(episode.messages) if m["role"] == "assistant"]
-    for (index, reply), ok in zip(replies, episode.step_ok, strict=False):
-        if not ok and index + 1 < len(episode.messages) and episode.messages[index + 1]["role"] == "user":
-            return reply, episode.messages[index + 1]["content"]
-    return None

@@ -25,7 +25,8 @@ from ..models.base import Model
 from ..skills import Skill
 from ..store.runs import RunStore
 from ..tasks import Task
-from .amend import amend, first_rejection
+from .amend import amend
+from .traces import first_rejection
 
 
 def stable_seed(text: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..environment import Episode
 
 OBSERVATION_CHARS = 240
@@ -33,17 +35,27 @@ def within_budget(parts: list[str], budget_chars: int) -> tuple[list[str], int]:
     return kept, len(parts) - len(kept)
 
 
+def rejections(episode: Episode) -> Iterator[tuple[str, str]]:
+    """Each action the environment did not accept (a 4xx, an invalid action), with what it said back, in order."""
+    replies = [i for i, message in enumerate(episode.messages) if message["role"] == "assistant"]
+    for ok, index in zip(episode.step_ok, replies, strict=False):
+        if not ok and index + 1 < len(episode.messages):
+            yield episode.messages[index]["content"], episode.messages[index + 1]["content"]
+
+
+def first_rejection(episode: Episode) -> tuple[str, str] | None:
+    """The episode's first action the environment did not accept, and what it said back; None if none."""
+    return next(rejections(episode), None)
+
+
 def complaints(episodes: list[Episode], *, limit: int = 3, chars: int = 400) -> list[str]:
     """What the environment said back to steps it did not accept (a 4xx, an invalid action), whole and
     deduplicated: its words usually name the fix ("Did you mean 'x'?"), so the proposer reads them
     unclipped instead of cut off inside a trace."""
     said: list[str] = []
     for episode in episodes:
-        replies = [i for i, message in enumerate(episode.messages) if message["role"] == "assistant"]
-        for ok, index in zip(episode.step_ok, replies, strict=False):
-            if ok or index + 1 >= len(episode.messages):
-                continue
-            text = " ".join(episode.messages[index + 1]["content"].split())[:chars]
+        for _, answer in rejections(episode):
+            text = " ".join(answer.split())[:chars]
             if text and text not in said:
                 said.append(text)
     return said[:limit]

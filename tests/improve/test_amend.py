@@ -12,8 +12,9 @@ from urllib.parse import parse_qsl, urlsplit
 from environments.weather import WeatherEnvironment
 from grasp.agent.loop import run_episode
 from grasp.environment import Environment, Session, Step
-from grasp.improve.amend import QueryAction, amend, first_rejection
+from grasp.improve.amend import QueryAction, amend
 from grasp.improve.explore import explore_amended
+from grasp.improve.traces import first_rejection
 from grasp.models import ScriptedModel
 from grasp.store import Database
 from grasp.store.runs import RunStore
