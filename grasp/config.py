@@ -99,6 +99,9 @@ class ExploreConfig(BaseModel):
     # until it is measured on the FHIR main job) turns it off; configs/weather.yaml turns it on.
     amendments: int = Field(default=0, ge=0)
     amend_checks: int = Field(default=1500, ge=1)
+    # An amended pass is replayed on up to this many other training tasks of its family, with their own
+    # values, before it is learned from (grasp/improve/explore.py): a request right by luck fails a peer.
+    peers: int = Field(default=3, ge=0)
 
 
 class RunConfig(BaseModel):

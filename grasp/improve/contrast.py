@@ -151,6 +151,15 @@ class CandidateAssembly:
                         tasks=self.dev, seen=seen, seed=self.config.seed + len(self.state.proposals),
                         mask=masker(self.env, [self.dev[e.task_id] for e in shown if e.task_id in self.dev]))
 
+    def peers(self, batch: list[Task], family: str) -> list[Task]:
+        """Dev tasks of ``family`` met so far (this batch's, then earlier training batches'), at most
+        ``explore.peers``: what an amended pass is replayed on before it is learned from. Training tasks
+        only, never the probe pool, so a decision's probe stays unseen."""
+        met = [task.id for task in batch if task.family == family]
+        met += sorted(e.task_id for e in self.runs.episodes(self.run_id, phase="train", family=family))
+        ids = [i for i in dict.fromkeys(met) if i in self.dev and i not in self.state.probe_pool]
+        return [self.dev[i] for i in ids[:self.config.explore.peers]]
+
     async def passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
                       skills: dict[str, Skill]) -> list[Episode]:
         """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or exploration now."""
@@ -164,7 +173,7 @@ class CandidateAssembly:
                 self.env, self.executor, failing_pairs, skills, amendments=explore.amendments,
                 checks=explore.amend_checks, seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
                 skills_per_episode=self.config.loop.skills_per_episode, max_rounds=self.config.max_rounds,
-                trivial=self.trivial_answer, notice=self.config.last_round_notice, on_episode=self.on_episode)
+                peers=self.peers(batch, family), trivial=self.trivial_answer, notice=self.config.last_round_notice, on_episode=self.on_episode)
             self.note(f"{key}: amending the rejected {family} actions from the environment's answers "
                       f"{'found a pass' if amended else 'found no pass'}")
             if amended:

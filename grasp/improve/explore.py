@@ -26,6 +26,7 @@ from ..skills import Skill
 from ..store.runs import RunStore
 from ..tasks import Task
 from .amend import amend
+from .proposer import abstractor
 from .traces import first_rejection
 
 
@@ -77,28 +78,61 @@ async def explore_amended(
     run_id: str,
     skills_per_episode: int,
     max_rounds: int | None,
+    peers: Sequence[Task] = (),
     trivial: Callable[[str], list[Any] | None] | None = None,
     notice: str | None = None,
     on_episode: Callable[[Episode], None] | None = None,
 ) -> Episode | None:
     """For each failing episode in turn, its first rejected action amended from the environment's own
     answer (``grasp.improve.amend``, no model): each accepted amendment, the cheapest first and at most
-    ``amendments`` of them, opens a fresh episode that the executor finishes at temperature 0. The first
-    that passes and teaches (``find_pass``'s rule) is returned; None when none does."""
+    ``amendments`` of them, opens a fresh episode that the executor finishes at temperature 0.
+
+    A pass that teaches (``find_pass``'s rule) is then replayed on ``peers`` (other dev tasks of the family
+    met so far), the amended action written with each peer's own values: the first pass whose action
+    every peer also passes is returned, else the one most peers passed (the cheapest among equals); None
+    when no amendment passes. Why: the cheapest accepted request can be right by luck. On the weather
+    network, ``observations?sort=-time&per_page=1`` passed a latest-air-temperature task because that
+    station's latest reading happened to be air temperature; the induced skill then answered a wind
+    speed for the next station and was refused at the gate. The request with ``element=air_temp``
+    was the ninth amendment of the same answer, and a peer tells the two apart."""
+    best: tuple[int, int, Episode] | None = None  # (peers passed, order found, the pass)
     for task, episode in sorted(failing, key=lambda pair: pair[0].id):
         rejected = first_rejection(episode)
         if rejected is None:
             continue
         found = await amend(environment, task, *rejected, max_checks=checks)
+        others = sorted((peer for peer in peers if peer.id != task.id), key=lambda peer: peer.id)
         for number, amendment in enumerate(found[:amendments]):
-            [tried] = await run_tasks(
-                environment, model, [task], skills, phase="explore", key_prefix=f"amend:{seed}:{number}", runs=runs,
-                run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, notice=notice,
-                on_episode=on_episode, opening=[amendment.action],
-            )
-            if tried is not None and tried.passed and teaches(tried, trivial):
+            prefix = f"amend:{seed}:{number}"
+
+            async def finish(on: Task, action: str) -> Episode | None:
+                [tried] = await run_tasks(
+                    environment, model, [on], skills, phase="explore", key_prefix=prefix, runs=runs,
+                    run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, notice=notice,
+                    on_episode=on_episode, opening=[action])
                 return tried
-    return None
+
+            tried = await finish(task, amendment.action)
+            if tried is None or not tried.passed or not teaches(tried, trivial):
+                continue
+            template = abstractor([task])(amendment.action)
+            passed = 0
+            for peer in others:
+                replayed = await finish(peer, with_values(template, peer))
+                passed += bool(replayed is not None and replayed.passed)
+            if passed == len(others):
+                return tried
+            if best is None or passed > best[0]:
+                best = (passed, number, tried)
+    return best[2] if best else None
+
+
+def with_values(template: str, task: Task) -> str:
+    """``template``'s ``<NAME>`` placeholders filled with ``task``'s own values (the first spelling of each)."""
+    for name, spellings in task.spellings().items():
+        if spellings:
+            template = template.replace(f"<{name}>", spellings[0])
+    return template
 
 
 def teaches(episode: Episode, trivial: Callable[[str], list[Any] | None] | None) -> bool:

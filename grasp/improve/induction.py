@@ -14,6 +14,7 @@ when its reply is unusable or leaks a value, a template writes them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +25,7 @@ from ..models.base import Model, structured
 from ..skills import MAX_NAME, Skill, normalize_name
 from ..tasks import Task
 from .proposer import Candidate, abstractor, similar_skill, standalone
+from .shorten import shortest
 
 MAX_STEP_CHARS = 400
 MAX_STEPS = 6
@@ -37,8 +39,11 @@ class InducedText(BaseModel):
     advice: str = Field(default="", max_length=200, description="one sentence: what to watch out for")
 
 
-def workflow(episode: Episode, task: Task, environment: Environment) -> list[str]:
-    """The passing episode's accepted actions, abstracted; the final answer last, always as a placeholder."""
+def workflow(episode: Episode, task: Task, environment: Environment,
+             spellings: dict[str, str] | None = None) -> list[str]:
+    """The passing episode's accepted actions, abstracted; the final answer last, always as a placeholder.
+    ``spellings``: a shorter form of an action that the environment answers the same way
+    (``grasp.improve.shorten``), written in its place."""
     abstract = abstractor([task])
     # Values of this task that must not reach a skill: its forbidden values, and every answer it gave.
     answers = sorted({str(value) for value in episode.answer or [] if str(value)}, key=lambda value: (-len(value), value))
@@ -50,22 +55,37 @@ def workflow(episode: Episode, task: Task, environment: Environment) -> list[str
     for number, (reply, ok) in enumerate(zip(replies, accepted, strict=False)):
         if not ok:
             continue  # a request the environment refused teaches nothing
-        text = environment.mask_identifiers(abstract(reply.strip()))
         if episode.answer is not None and number == len(replies) - 1:
-            steps.append(answer_step(text, answers, task)[:MAX_STEP_CHARS])
+            text = environment.mask_identifiers(abstract(reply.strip()))
+            steps.append(answer_step(text, answers, task, environment.trivial_answer(task))[:MAX_STEP_CHARS])
             continue
+        text = environment.mask_identifiers(abstract((spellings or {}).get(reply.strip(), reply).strip()))
         for pattern in values:
             text = pattern.sub("<VALUE>", text)
         steps.append(text[:MAX_STEP_CHARS])
     return steps[-MAX_STEPS:]
 
 
-def answer_step(text: str, answers: list[str], task: Task) -> str:
+def requests(episode: Episode) -> list[str]:
+    """The accepted actions of ``episode`` before its answer, once each, as sent."""
+    replies = [message["content"].strip() for message in episode.messages[2:] if message["role"] == "assistant"]
+    accepted = episode.step_ok or [True] * len(replies)
+    before = replies[:-1] if episode.answer is not None else replies
+    return list(dict.fromkeys(reply for reply, ok in zip(before, accepted, strict=False) if ok))
+
+
+def answer_step(text: str, answers: list[str], task: Task, none_answer: list[Any] | None = None) -> str:
     """The answering action with its values as ``<VALUE>``: an answer is this task's, never the next one's.
 
     One exception keeps its literal: a constant the instruction itself prescribes (a "-1 if there is
     none"). It stays only as the condition it was prescribed for, never as the unconditional answer:
-    a skill that says "answer -1" would teach the shortcut the gate must not let in."""
+    a skill that says "answer -1" would teach the shortcut the gate must not let in.
+
+    The condition is written whichever outcome the pass had: a pass that answered a value gets it from
+    the task's no-result answer (``Environment.trivial_answer``), when the instruction prescribes it too.
+    A skill induced from a value pass that says only "answer <VALUE>" is read by a small executor as
+    "always answer a number" (dev, weather elevation: with it, 0 of 4 "not on record" items answered -1;
+    with the condition, 4 of 4, and 8 of 8 values still right)."""
     general = text
     prescribed = [value for value in answers if standalone(value).search(task.instruction)]
     for value in answers:
@@ -73,6 +93,11 @@ def answer_step(text: str, answers: list[str], task: Task) -> str:
     if prescribed:
         return (f"If the result has no match (the case the task prescribes {', '.join(prescribed)} for): {text}. "
                 f"Otherwise: {general}")
+    if none_answer is not None and len(none_answer) == 1 and general.count("<VALUE>") == 1:
+        constant = str(none_answer[0])
+        if standalone(constant).search(task.instruction):
+            return (f"If the result has no match (the case the task prescribes {constant} for): "
+                    f"{general.replace('<VALUE>', constant)}. Otherwise: {general}")
     return general
 
 
@@ -111,7 +136,8 @@ async def induce(
     leaks: Callable[[str], list[str]] | None = None,
 ) -> Candidate:
     """A candidate skill from ``episode`` (which passed ``task``), or a refusal that says why."""
-    steps = workflow(episode, task, environment)
+    spellings = {reply: await shortest(environment, task, reply) for reply in requests(episode)}
+    steps = workflow(episode, task, environment, spellings)
     if len(steps) < (2 if episode.answer is not None else 1):
         return Candidate(edit=None, refusal="induction: the passing trace has no accepted action before its answer",
                          group=group, origin="induced", seen=[task.id])

@@ -155,3 +155,33 @@ def test_exploration_finishes_an_amended_action_and_returns_the_pass(tmp_path) -
     assert found is not None and found.passed and found.opening == 1
     assert found.messages[2]["content"] == "FIND books?title=Dune"
     assert [e.task_id for e in runs.episodes(run_id, phase="explore")][-1] == found.task_id
+
+
+def test_an_amended_pass_right_by_luck_is_passed_over_for_one_its_peers_pass_too(tmp_path) -> None:
+    """For Emma, dropping the wrong field (the cheapest amendment) lists every book, and Emma's comes first:
+    a pass by luck. Replayed on Dune with Dune's title, it answers Emma's id; the next amendment,
+    ``title=<TITLE>``, passes both, and that is the pass exploration returns."""
+    env = Catalogue()
+    dune, emma = sorted(env.tasks("dev"), key=lambda task: task.id)
+    runs = RunStore(Database(tmp_path / "g.db"))
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        if len(messages) == 2:
+            title = re.search(r"book (\w+)", messages[1]["content"]).group(1)
+            return f"FIND books?name={title}"
+        listed = messages[-1]["content"]
+        return f"ANSWER {json.loads(listed)[0]['id']}" if listed.startswith("[") else "ANSWER none"
+
+    executor = ScriptedModel(reply, name="wrong-field")
+    failing = asyncio.run(run_episode(env, emma, executor, []))
+
+    def explored(peers: list[Task]) -> str:
+        run_id = runs.create(kind="improve", environment="catalogue", config={})
+        found = asyncio.run(explore_amended(env, executor, [(emma, failing)], {}, amendments=4, checks=50, seed="s",
+                                            runs=runs, run_id=run_id, skills_per_episode=2, max_rounds=2,
+                                            peers=peers))
+        assert found is not None and found.passed and found.task_id == emma.id
+        return found.messages[2]["content"]
+
+    assert explored([]) == "FIND books"  # with nobody to replay it on, the cheapest pass
+    assert explored([dune, emma]) == "FIND books?title=Emma"

@@ -1,0 +1,59 @@
+"""The shortest spelling of an accepted action that the environment answers the same way.
+
+An induced skill copies the actions of a passing trace, and an executor writes its requests in full
+(``GET http://host/v1/stations/EG6637?units=imperial``). A small executor copying a long line runs on
+past its end: on the weather network's dev world, given an elevation skill whose step is the full URL,
+the 1.5B model sent ``...?units=imperial&sort=ele&per_page=100&page=1&meta=...`` for 8 of 8 value items
+and got a 400; given the same step written relative to the API's base (``GET stations/<STATION>?units=imperial``),
+it sent exactly that for 8 of 8.
+
+No model and no knowledge of the environment's routes: a URL's leading parts (scheme, host, base path)
+are dropped one by one, and each shorter spelling is sent as the first step of a fresh session; the
+shortest one answered exactly as the original is kept. An environment that resolves only full URLs
+answers a shortened one differently, and its actions stay as they were.
+
+Only a one-line ``VERB URL`` action is shortened: an action with a body (a write) is never resent.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..environment import Environment
+from ..tasks import Task
+from .amend import accepted, attempt
+
+ONE_LINE_REQUEST = re.compile(r"(?P<verb>[A-Z]+) (?P<url>[a-z][a-z0-9+.-]*://\S+)")
+
+
+def shorter_spellings(action: str) -> list[str]:
+    """``action`` with its URL's leading parts dropped (scheme and host, then each base path segment),
+    shortest first; empty when it is not a one-line request with an absolute URL."""
+    match = ONE_LINE_REQUEST.fullmatch(action.strip())
+    if match is None:
+        return []
+    verb, url = match["verb"], match["url"]
+    path, _, query = url.split("://", 1)[1].partition("?")
+    segments = path.split("/")[1:]  # the host dropped
+    spellings = []
+    for start in range(len(segments)):
+        rest = "/".join(segments[start:])
+        if rest:
+            spellings.append(f"{verb} {rest}" + (f"?{query}" if query else ""))
+    return sorted(spellings, key=len)
+
+
+async def shortest(environment: Environment, task: Task, action: str) -> str:
+    """The shortest spelling of ``action`` that a fresh session of ``task`` answers exactly as it answers
+    ``action`` itself; ``action`` when no shorter one does (or it is not accepted in a fresh session)."""
+    spellings = shorter_spellings(action)
+    if not spellings:
+        return action
+    original = await attempt(environment, task, action.strip())
+    if not accepted(original):
+        return action
+    for spelling in spellings:
+        step = await attempt(environment, task, spelling)
+        if accepted(step) and step.observation == original.observation:
+            return spelling
+    return action
