@@ -3,9 +3,9 @@
 An induced skill copies the actions of a passing trace, and an executor writes its requests in full
 (``GET http://host/v1/stations/EG6637?units=imperial``). A small executor copying a long line runs on
 past its end: on the weather network's dev world, given an elevation skill whose step is the full URL,
-the 1.5B model sent ``...?units=imperial&sort=ele&per_page=100&page=1&meta=...`` for 8 of 8 value items
-and got a 400; given the same step written relative to the API's base (``GET stations/<STATION>?units=imperial``),
-it sent exactly that for 8 of 8.
+the 1.5B model sent ``...?units=imperial&sort=ele&per_page=100&page=1&meta=...`` for 12 of 12 items and got
+a 400; given the same step written relative to the API's base (``GET stations/<STATION>?units=imperial``), it
+sent the request as written for 12 of 12 (twice with the answer run onto the same line).
 
 No model and no knowledge of the environment's routes: a URL's leading parts (scheme, host, base path)
 are dropped one by one, and each shorter spelling is sent as the first step of a fresh session; the
