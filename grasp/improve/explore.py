@@ -95,7 +95,14 @@ async def explore_amended(
     station's latest reading happened to be air temperature; the induced skill then answered a wind
     speed for the next station and was refused at the gate. The request with ``element=air_temp``
     was the ninth amendment of the same answer, and a peer tells the two apart."""
-    best: tuple[int, int, Episode] | None = None  # (peers passed, order found, the pass)
+    async def finish(number: int, task: Task, action: str) -> Episode | None:
+        [tried] = await run_tasks(
+            environment, model, [task], skills, phase="explore", key_prefix=f"amend:{seed}:{number}", runs=runs,
+            run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, notice=notice,
+            on_episode=on_episode, opening=[action])
+        return tried
+
+    best: tuple[int, Episode] | None = None  # (peers passed, the pass), the first found among equals
     for task, episode in sorted(failing, key=lambda pair: pair[0].id):
         rejected = first_rejection(episode)
         if rejected is None:
@@ -103,28 +110,19 @@ async def explore_amended(
         found = await amend(environment, task, *rejected, max_checks=checks)
         others = sorted((peer for peer in peers if peer.id != task.id), key=lambda peer: peer.id)
         for number, amendment in enumerate(found[:amendments]):
-            prefix = f"amend:{seed}:{number}"
-
-            async def finish(on: Task, action: str) -> Episode | None:
-                [tried] = await run_tasks(
-                    environment, model, [on], skills, phase="explore", key_prefix=prefix, runs=runs,
-                    run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, notice=notice,
-                    on_episode=on_episode, opening=[action])
-                return tried
-
-            tried = await finish(task, amendment.action)
+            tried = await finish(number, task, amendment.action)
             if tried is None or not tried.passed or not teaches(tried, trivial):
                 continue
             template = abstractor([task])(amendment.action)
             passed = 0
             for peer in others:
-                replayed = await finish(peer, with_values(template, peer))
+                replayed = await finish(number, peer, with_values(template, peer))
                 passed += bool(replayed is not None and replayed.passed)
             if passed == len(others):
                 return tried
             if best is None or passed > best[0]:
-                best = (passed, number, tried)
-    return best[2] if best else None
+                best = (passed, tried)
+    return best[1] if best else None
 
 
 def with_values(template: str, task: Task) -> str:
