@@ -49,10 +49,9 @@ def workflow(episode: Episode, task: Task, environment: Environment,
     answers = sorted({str(value) for value in episode.answer or [] if str(value)}, key=lambda value: (-len(value), value))
     leftovers = sorted(environment.forbidden_values(task) | set(answers), key=lambda value: (-len(value), value))
     values = [standalone(value) for value in leftovers]
-    replies = [message["content"] for message in episode.messages[2:] if message["role"] == "assistant"]
-    accepted = episode.step_ok or [True] * len(replies)
+    replies = sent(episode)
     steps = []
-    for number, (reply, ok) in enumerate(zip(replies, accepted, strict=False)):
+    for number, (reply, ok) in enumerate(replies):
         if not ok:
             continue  # a request the environment refused teaches nothing
         if episode.answer is not None and number == len(replies) - 1:
@@ -66,12 +65,17 @@ def workflow(episode: Episode, task: Task, environment: Environment,
     return steps[-MAX_STEPS:]
 
 
+def sent(episode: Episode) -> list[tuple[str, bool]]:
+    """Each reply of ``episode`` (the model's, or an opening sent in its place) and whether it was accepted."""
+    replies = [message["content"] for message in episode.messages[2:] if message["role"] == "assistant"]
+    return list(zip(replies, episode.step_ok or [True] * len(replies), strict=False))
+
+
 def requests(episode: Episode) -> list[str]:
     """The accepted actions of ``episode`` before its answer, once each, as sent."""
-    replies = [message["content"].strip() for message in episode.messages[2:] if message["role"] == "assistant"]
-    accepted = episode.step_ok or [True] * len(replies)
+    replies = sent(episode)
     before = replies[:-1] if episode.answer is not None else replies
-    return list(dict.fromkeys(reply for reply, ok in zip(before, accepted, strict=False) if ok))
+    return list(dict.fromkeys(reply.strip() for reply, ok in before if ok))
 
 
 def answer_step(text: str, answers: list[str], task: Task, none_answer: list[Any] | None = None) -> str:

@@ -70,6 +70,20 @@ class CatalogueSession(Session):
         return Grade(passed=passed, reason="correct" if passed else f"answered {answer}")
 
 
+def wrong_field_reader() -> ScriptedModel:
+    """A scripted executor (not a language model): it guesses the wrong field, and answers the first id of a
+    list when it gets one."""
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        if len(messages) == 2:
+            title = re.search(r"book (\w+)", messages[1]["content"]).group(1)
+            return f"FIND books?name={title}"
+        listed = messages[-1]["content"]
+        return f"ANSWER {json.loads(listed)[0]['id']}" if listed.startswith("[") else "ANSWER none"
+
+    return ScriptedModel(reply, name="wrong-field")
+
+
 def test_a_rejected_field_is_renamed_to_one_the_answer_names_and_the_action_kept_otherwise() -> None:
     env = Catalogue()
     task = env.tasks("dev")[0]
@@ -138,15 +152,7 @@ def test_exploration_finishes_an_amended_action_and_returns_the_pass(tmp_path) -
     runs = RunStore(Database(tmp_path / "g.db"))
     run_id = runs.create(kind="improve", environment="catalogue", config={})
 
-    def reply(messages: list[dict[str, str]]) -> str:
-        """A scripted executor: it guesses the wrong field, and answers from a list when it gets one."""
-        if len(messages) == 2:
-            title = re.search(r"book (\w+)", messages[1]["content"]).group(1)
-            return f"FIND books?name={title}"
-        listed = messages[-1]["content"]
-        return f"ANSWER {json.loads(listed)[0]['id']}" if listed.startswith("[") else "ANSWER none"
-
-    executor = ScriptedModel(reply, name="wrong-field")
+    executor = wrong_field_reader()
     failing = [asyncio.run(run_episode(env, task, executor, [])) for task in tasks]
     assert not any(e.passed for e in failing) and first_rejection(failing[0])[0].startswith("FIND books?name=")
     found = asyncio.run(explore_amended(env, executor, list(zip(tasks, failing, strict=True)), {}, amendments=4,
@@ -165,14 +171,7 @@ def test_an_amended_pass_right_by_luck_is_passed_over_for_one_its_peers_pass_too
     dune, emma = sorted(env.tasks("dev"), key=lambda task: task.id)
     runs = RunStore(Database(tmp_path / "g.db"))
 
-    def reply(messages: list[dict[str, str]]) -> str:
-        if len(messages) == 2:
-            title = re.search(r"book (\w+)", messages[1]["content"]).group(1)
-            return f"FIND books?name={title}"
-        listed = messages[-1]["content"]
-        return f"ANSWER {json.loads(listed)[0]['id']}" if listed.startswith("[") else "ANSWER none"
-
-    executor = ScriptedModel(reply, name="wrong-field")
+    executor = wrong_field_reader()
     failing = asyncio.run(run_episode(env, emma, executor, []))
 
     def explored(peers: list[Task]) -> str:
