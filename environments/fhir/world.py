@@ -29,7 +29,7 @@ from .codes import (
     UCUM,
 )
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2  # 2: each chart stored oldest first (unsorted searches no longer return the latest result)
 DEFAULT_SEED = 42
 DEFAULT_PATIENTS = 100
 
@@ -114,7 +114,7 @@ def generate(seed: int = DEFAULT_SEED, patients: int = DEFAULT_PATIENTS, *,
         profile = _draw_profile(builder.rng)
         profiles[mrn] = profile
         resources.append(_patient(builder, mrn, index))
-        resources.extend(_chart(builder, mrn, profile))
+        resources.extend(sorted(_chart(builder, mrn, profile), key=_recorded))
     return World(seed=seed, resources=resources, profiles=profiles)
 
 
@@ -164,6 +164,15 @@ def _patient(builder: _Builder, mrn: str, index: int) -> dict[str, Any]:
         "address": [{"line": [f"{rng.randint(10, 9999)} {rng.choice(['Oak', 'Elm', 'Cedar', 'Birch'])} St"],
                      "city": city, "state": state, "postalCode": postal, "country": "US"}],
     }
+
+
+def _recorded(resource: dict[str, Any]) -> str:
+    """When the record reached the server: a chart is stored oldest first, as records arrive.
+
+    The server's default order is storage order. A chart written latest result first let a search with no
+    ``_sort`` return the latest result by accident, so a skill without ``_sort=-date`` passed; on a real
+    server the first row of an unsorted search is not the latest one."""
+    return resource["meta"]["lastUpdated"]
 
 
 def _chart(builder: _Builder, mrn: str, profile: Profile) -> Iterator[dict[str, Any]]:

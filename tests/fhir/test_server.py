@@ -83,6 +83,17 @@ def test_date_precision_and_sorting(get) -> None:
     assert oldest == [min(series, key=when)["id"]]
 
 
+def test_an_unsorted_search_returns_records_in_the_order_they_were_stored_oldest_first(get) -> None:
+    """Only ``_sort=-date`` finds the latest result: a skill without it must not pass by accident."""
+    for patient in WORLD.patients()[:10]:
+        series = observations(patient["id"], "GLU")
+        if len(series) < 2:
+            continue
+        first = ids(get(f"Observation?patient={patient['id']}&code=GLU&_count=1"))
+        assert first == [min(series, key=when)["id"]]
+        assert first != [max(series, key=when)["id"]]
+
+
 def test_paging_with_next_links_visits_every_result_once(get) -> None:
     url = f"Observation?patient={MRN}&code=GLU&_count=7"
     seen: list[str] = []
