@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +16,13 @@ def test_actions_parse() -> None:
     assert parse_action('POST Observation\n{"resourceType": "Observation"}') == Action(
         "POST", url="Observation", body={"resourceType": "Observation"})
     assert parse_action('FINISH([1.5, "x"])') == Action("FINISH", answer=[1.5, "x"])
+
+
+def test_text_after_a_writes_body_is_returned_unread_not_refused() -> None:
+    body = '{"resourceType": "Observation", "status": "final"}'
+    parsed = parse_action(f"POST Observation\n{body}\nFINISH([])")
+    assert parsed == Action("POST", url="Observation", body=json.loads(body), ignored="FINISH([])")
+    assert parse_action(f"POST Observation\n{body}\n").ignored == ""
 
 
 def test_invalid_actions_get_a_hint() -> None:

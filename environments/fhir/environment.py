@@ -260,6 +260,15 @@ def without_echo(text: str) -> str:
     return json.dumps(trimmed, separators=(",", ":"))
 
 
+def ignored_note(action: Action) -> str:
+    """What the agent must be told when text after a write's body was not read: one action per reply."""
+    if not action.ignored:
+        return ""
+    shown = action.ignored if len(action.ignored) <= 80 else action.ignored[:80] + "..."
+    return (f"\nOnly the {action.kind} was sent: one action per reply. The text after its JSON body was not read "
+            f"({shown}); send it as your next reply.")
+
+
 class FhirSession(Session):
     def __init__(self, environment: FhirEnvironment, task: Task) -> None:
         self.env = environment
@@ -302,7 +311,7 @@ class FhirSession(Session):
             observation = f"HTTP {response.status_code}. {'Created ' + location if location else 'Updated.'}"
         else:
             observation = f"HTTP {response.status_code}\n{self._clip(without_echo(response.text))}"
-        return Step(observation=observation, action=label, failed=response.status_code >= 400)
+        return Step(observation=observation + ignored_note(parsed), action=label, failed=response.status_code >= 400)
 
     def _path_within(self, url: str) -> str | None:
         """The request path relative to the base URL, or None when ``url`` leaves the environment.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,21 @@ from grasp.errors import ValidationError
 from grasp.tasks import Grade, Task
 from probes.manifest import Manifest
 
-from .environment import FhirEnvironment, FhirSession
+from .environment import FhirEnvironment, FhirSession, ignored_note
 from .families import FAMILIES
 from .protocol import Action, parse_action
-from .variables import with_variables
+from .variables import NOW_STATED, with_variables
 
-NOW_PATTERN = re.compile(r"It's (\S+?) now")
 LAB_WINDOWS = {"task4": ("MG", 24), "task6": ("GLU", 24), "task7": ("GLU", None)}
 # MedAgentBench kinds graded by our family graders, against a solution computed from the server.
 REFERENCE_FAMILIES = {"task2": "patient_age", "task4": "latest_mg_24h", "task5": "mg_replacement",
                       "task6": "avg_glucose_24h", "task7": "latest_glucose", "task9": "k_replacement",
                       "task10": "a1c_check"}
+# What doing nothing answers, per MedAgentBench kind, in its own words: "Patient not found" (task1), -1 when
+# no measurement is available (tasks 4, 6, 7; task10 says "[-1]"), and no answer and no write for the write
+# kinds (3, 5, 8, 9), where a passing "do nothing" is the branch in which no order is due.
+NONE_ANSWERS: dict[str, list[Any]] = {"task1": ["Patient not found"], "task4": [-1], "task6": [-1],
+                                      "task7": [-1], "task10": [-1]}
 
 
 def load_medagentbench(path: Path) -> list[Task]:
@@ -59,10 +62,11 @@ def load_medagentbench(path: Path) -> list[Task]:
 
 
 def task_now(task: Task) -> datetime:
-    match = NOW_PATTERN.search(task.context)
+    """The task's own clock; a task graded against the server must state it."""
+    match = NOW_STATED.search(task.context)
     if not match:
         raise ValidationError(f"task {task.id}: its context states no 'It's <time> now.'")
-    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00"))
+    return datetime.fromisoformat(match["now"].replace("Z", "+00:00"))
 
 
 async def _labs(client: httpx.AsyncClient, mrn: str, code: str) -> list[tuple[datetime, float, str]]:
@@ -156,7 +160,7 @@ class MedAgentBenchSession(FhirSession):
         parsed = parse_action(reply)
         if isinstance(parsed, Action) and parsed.kind in {"POST", "PUT"}:
             self.posted.append(parsed.body or {})
-            return Step(observation="POST request accepted and executed successfully.",
+            return Step(observation="POST request accepted and executed successfully." + ignored_note(parsed),
                         action=f"{parsed.kind} {parsed.url}")
         return await super().step(reply)
 
@@ -209,6 +213,19 @@ class MedAgentBenchEnvironment(FhirEnvironment):
 
     def manifest_hash(self) -> str:
         return hashlib.sha256(self.task_file.read_bytes()).hexdigest()
+
+    def trivial_answer(self, task: Task) -> list[Any] | None:
+        """MedAgentBench's no-result answer for the task's kind (``NONE_ANSWERS``); an empty answer otherwise."""
+        return list(NONE_ANSWERS.get(task.solution["kind"], []))
+
+    def stratum(self, task: Task) -> str:
+        """"none" when the trivial answer is the file's ``sol``, "value" when ``sol`` is something else, and
+        "unlabelled" when the file has no ``sol``: then the answer is computed from the server at grading
+        time, and a label read from the server here would have to be taken before any episode runs."""
+        if task.solution["sol"] is None:
+            return "unlabelled"
+        trivial = grade_medagentbench(task, self.trivial_answer(task), [], None)
+        return "none" if trivial.passed else "value"
 
     async def open(self, task: Task) -> Session:
         return MedAgentBenchSession(self, task)

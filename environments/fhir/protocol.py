@@ -5,6 +5,11 @@
 - ``FINISH([answer, ...])`` with a JSON list
 
 Anything else is an invalid action. :func:`parse_action` never raises.
+
+A write is read up to the end of its JSON object. What follows it in the same reply (a small model often
+writes the body and then ``FINISH([])`` on the next line) is not a second action: it is returned as
+``Action.ignored`` for the session to say it was not read. Refusing the whole reply instead lost 7 of 8
+correct blood-pressure writes of the embedded model (issue 26), and the write is what the task needed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Action:
     url: str = ""
     body: dict[str, Any] | None = None
     answer: list[Any] | None = None
+    ignored: str = ""  # text after a write's JSON body, not read as an action
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,14 @@ def parse_action(reply: str) -> Action | Invalid:
     if verb in {"POST", "PUT"}:
         if not url or " " in url:
             return Invalid(f"{verb} needs one URL on its line, then the JSON body on the next lines.")
+        written = rest.strip()
         try:
-            body = json.loads(rest)
+            body, end = json.JSONDecoder().raw_decode(written)
         except ValueError as error:
             return Invalid(f"The {verb} body is not valid JSON ({error.msg} at line {error.lineno + 1}).")
         if not isinstance(body, dict):
             return Invalid(f"The {verb} body must be one JSON object (a FHIR resource).")
-        return Action(verb, url=url, body=body)  # type: ignore[arg-type]
+        return Action(verb, url=url, body=body, ignored=written[end:].strip())  # type: ignore[arg-type]
     return Invalid("Unknown action. Reply with exactly one of: GET url | POST url then a JSON body | FINISH([...]).")
 
 

@@ -120,6 +120,30 @@ def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvir
     assert not grade.passed and grade.tags == ["missing-order"]
 
 
+def test_a_write_followed_by_finish_in_one_reply_is_sent_and_the_finish_asked_for_again(
+        env: FhirEnvironment, manifest: Manifest) -> None:
+    """The embedded model writes a correct body and FINISH([]) in one reply: the write counts, once."""
+    task = next(t for t in all_tasks(manifest) if t.family == "record_bp")
+    body = {"resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": "vital-signs"}]}],
+            "code": {"text": "BP"}, "subject": {"reference": f"Patient/{task.solution['mrn']}"},
+            "effectiveDateTime": "2024-03-15T09:30:00+00:00", "valueString": task.solution["value"]}
+
+    async def run():
+        session = await env.open(task)
+        step = await session.step(f"POST Observation\n{json.dumps(body)}\nFINISH([])")
+        grade = await session.grade([])
+        await session.close()
+        await env.aclose()
+        return step, grade
+
+    step, grade = asyncio.run(run())
+    assert step.observation.startswith("HTTP 201") and not step.done and not step.invalid
+    assert "The text after its JSON body was not read (FINISH([]))" in step.observation
+    assert grade.passed, grade.reason
+
+
 def test_the_agent_reads_a_bundle_without_the_self_link_that_echoes_its_request(
         env: FhirEnvironment, manifest: Manifest, get) -> None:
     task = next(t for t in all_tasks(manifest) if t.family == "latest_glucose")

@@ -11,9 +11,11 @@ import pytest
 
 from environments.fhir.families import WorldIndex
 from environments.fhir.medagentbench import grade_medagentbench, load_medagentbench, reference_answer
+from environments.fhir.variables import with_variables
 from environments.fhir.server import create_app
 from environments.fhir.storage import WorldStore
 from grasp.errors import ValidationError
+from grasp.tasks import Task
 
 from ..helpers import serve
 
@@ -130,3 +132,51 @@ def test_a_task_file_is_split_into_dev_val_and_test_the_same_way_every_time() ->
     ids = [t.id for s in splits.values() for t in s]
     assert sorted(ids) == sorted(t.id for t in tasks)  # disjoint and complete
     assert seeded_splits(list(reversed(tasks))) == splits
+
+
+WORDING = Path(__file__).parent / "data" / "medagentbench_wording.json"
+
+
+def _wording() -> dict[str, Task]:
+    return {task.id: with_variables(task) for task in load_medagentbench(WORDING)}
+
+
+def test_medagentbench_wording_declares_the_names_codes_readings_and_the_tasks_own_clock() -> None:
+    tasks = _wording()
+    lookup = tasks["task1_1"].variables
+    assert (lookup["GIVEN"], lookup["FAMILY"], lookup["BIRTHDATE"]) == ("Lena", "Okafor", "1948-05-17")
+    assert "MRN" not in lookup
+    for kind in ("task2", "task3", "task4", "task5", "task6", "task7", "task8", "task9", "task10"):
+        variables = tasks[f"{kind}_1"].variables
+        assert variables["MRN"] == tasks[f"{kind}_1"].solution["mrn"], kind
+        assert variables["NOW"][0] == "2023-11-13T10:15:00", kind  # the task's clock, not the world's
+    codes = {kind: tasks[f"{kind}_1"].variables.get("CODE") for kind in ("task3", "task4", "task6", "task7", "task9",
+                                                                        "task10")}
+    assert codes == {"task3": "BP", "task4": "MG", "task6": "GLU", "task7": "GLU", "task9": "K", "task10": "A1C"}
+    assert tasks["task3_1"].variables["READING"] == "121/79 mmHg"
+    for windowed in ("task4", "task5", "task6"):
+        assert tasks[f"{windowed}_1"].variables["SINCE_24H"][0] == "2023-11-12T10:15:00", windowed
+    assert "SINCE_24H" not in tasks["task7_1"].variables
+
+
+def test_a_drafted_name_search_on_medagentbench_wording_keeps_its_filters() -> None:
+    """The core drops a filter whose value no variable declares; declared names and codes survive it."""
+    from grasp.improve.repair import without_unknown_parameters
+
+    lookup, magnesium = _wording()["task1_1"], _wording()["task4_1"]
+    search = "GET Patient?given=<GIVEN>&family=<FAMILY>&birthdate=<BIRTHDATE>"
+    assert without_unknown_parameters(search, set(lookup.variables)) == search
+    labs = "GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date"
+    assert without_unknown_parameters(labs, set(magnesium.variables)) == labs
+
+
+def test_medagentbench_kinds_get_their_none_answers_and_strata(tmp_path: Path) -> None:
+    from environments.fhir.medagentbench import MedAgentBenchEnvironment
+
+    env = MedAgentBenchEnvironment(WORDING, base_url="http://127.0.0.1:9/fhir/")
+    tasks = {task.id: task for task in env.tasks("all")}
+    assert env.trivial_answer(tasks["task1_1"]) == ["Patient not found"]
+    assert env.trivial_answer(tasks["task4_1"]) == [-1] and env.trivial_answer(tasks["task10_1"]) == [-1]
+    assert env.trivial_answer(tasks["task8_1"]) == []
+    assert env.stratum(tasks["task1_1"]) == "value" and env.stratum(tasks["task1_2"]) == "none"
+    assert env.stratum(tasks["task4_1"]) == "unlabelled"  # its answer is read from the server at grading time
