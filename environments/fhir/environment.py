@@ -28,7 +28,7 @@ from probes.manifest import Manifest, manifest_path
 
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
-from .linter import corrected, rejection
+from .linter import corrected, rejection, write_rejection
 from .search import RESOURCE_TYPES
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore, world_path
@@ -150,7 +150,8 @@ class FhirEnvironment(Environment):
     def check_skill(self, text: str) -> str | None:
         """The first search request written in ``text`` that this server would reject, with its reason
         and, where the server can tell, the request corrected (misspelt parameters renamed, '+' encoded):
-        a small model copies a corrected request far more reliably than it applies a rule."""
+        a small model copies a corrected request far more reliably than it applies a rule. Then the first
+        write whose body the server would refuse, with the field its 400 names (FHIR R4, ``fhir.resources``)."""
         for rtype, query in SKILL_REQUEST.findall(text):
             query = query.rstrip(SENTENCE_END)
             problem = rejection(rtype, query)
@@ -164,7 +165,7 @@ class FhirEnvironment(Environment):
                 elif left != problem:  # name both, so that one repair can fix both
                     problem += f". With that fixed, {rtype}?{fixed} still fails: {left}"
             return f"{rtype}?{query}: {problem}"
-        return None
+        return write_rejection(text)
 
     def mend_skill(self, text: str) -> str:
         """``text`` with each request this server would reject replaced by the correction ``check_skill``

@@ -6,10 +6,12 @@ to combine, an answer's shape; those are the skill's to learn."""
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from urllib.parse import parse_qsl
 
-from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, SearchError, build_query
+from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, RESOURCE_TYPES, SearchError, build_query
+from .validation import validate_resource
 
 PLACEHOLDER = re.compile(r"<[^<>]*>")
 
@@ -97,3 +99,52 @@ def corrected(rtype: str, query: str) -> str:
     if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
         parts = kept  # the search still picks its record by the task's values once the literal ones are gone
     return "&".join(parts)
+
+
+WRITE = re.compile(r"\b(POST|PUT) (?:\S*/)?(" + "|".join(RESOURCE_TYPES) + r")(?:/\S*)?[ \t]*\n")
+BARE_PLACEHOLDER = re.compile(r"(?<=[:\[,])(\s*)<[A-Za-z0-9_ ]+>")
+# Placeholders that stand for a time or a day: filled with one, so that a date field around them is checked.
+SAMPLE_VALUES = {"NOW": "2024-01-01T00:00:00", "SINCE_24H": "2024-01-01T00:00:00", "BIRTHDATE": "2024-01-01"}
+
+
+def written_bodies(text: str) -> list[tuple[str, str, str]]:
+    """(verb, resource type, the JSON text) of each write in ``text`` whose body follows its line."""
+    found = []
+    for match in WRITE.finditer(text):
+        rest = text[match.end():].lstrip(" \t")
+        rest = re.sub(r"^```[a-zA-Z]*\n", "", rest)
+        if rest.startswith("{"):
+            found.append((match.group(1), match.group(2), rest))
+    return found
+
+
+def body_rejection(verb: str, rtype: str, written: str) -> str | None:
+    """Why this server would refuse the body ``written`` (the text from its opening brace), in the words of its
+    400, or None. Placeholders are filled first: a bare one (``"value": <DOSE>``) with a number, a time or a day
+    with a sample of its kind, any other with its own text, a string. A problem at a field whose written value
+    holds a placeholder this cannot fill with the right kind is not reported: the task's value may well fit."""
+    filled = BARE_PLACEHOLDER.sub(lambda m: m.group(1) + "1", written)
+    filled = PLACEHOLDER.sub(lambda m: SAMPLE_VALUES.get(m.group(0)[1:-1], m.group(0)), filled)
+    try:
+        body, _ = json.JSONDecoder().raw_decode(filled)
+    except ValueError as error:
+        return f"{verb} {rtype}: the body is not valid JSON ({error.msg}, line {error.lineno} of the body)"
+    if not isinstance(body, dict):
+        return f"{verb} {rtype}: the body must be one JSON object, the {rtype} resource"
+    if body.get("resourceType") != rtype:
+        return f"{verb} {rtype}: resourceType in the body ({body.get('resourceType')!r}) must be {rtype!r}"
+    problem = validate_resource({**body, "id": body.get("id", "x")})
+    if problem is None:
+        return None
+    field = problem.split(":", 1)[0].split(".")[0]
+    if re.search(rf'"{re.escape(field)}"\s*:\s*[^,\n]*<[A-Za-z0-9_ ]+>', written):
+        return None
+    return f"{verb} {rtype}: the server would answer 400 Invalid {rtype}: {problem}"
+
+
+def write_rejection(text: str) -> str | None:
+    """The first write in ``text`` whose body this server would refuse, with its reason, or None."""
+    for verb, rtype, written in written_bodies(text):
+        if problem := body_rejection(verb, rtype, written):
+            return problem
+    return None

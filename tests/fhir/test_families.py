@@ -189,6 +189,38 @@ def test_check_skill_finds_requests_the_server_would_reject(env: FhirEnvironment
     assert env.check_skill("Sort the results newest first.") is None
 
 
+BP_BODY = ('{"resourceType": "Observation", "status": "final", "category": [{"coding": [{"system": '
+           '"http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}], "code": '
+           '{"text": "BP"}, "subject": {"reference": "Patient/<MRN>"}, "effectiveDateTime": "<NOW>+00:00", '
+           '"valueString": "<READING>"}')
+
+
+@pytest.mark.parametrize(("wrong", "field"), [
+    (BP_BODY.replace('"category": [{', '"category": {').replace('}]}], "code"', '}]}, "code"'),
+     "category: Input should be a valid list"),  # a string or object where a list belongs
+    (BP_BODY.replace('"status"', '"state"'), "state: Extra inputs are not permitted"),  # a wrong field
+    (BP_BODY.replace('"<NOW>+00:00"', '"now"'), "effectiveDateTime: Value error"),
+])
+def test_check_skill_refuses_a_write_whose_body_the_server_would_refuse_naming_the_field(
+        env: FhirEnvironment, get, wrong: str, field: str) -> None:
+    assert env.check_skill(f"1. POST Observation\n{BP_BODY}\n2. FINISH([])") is None
+    assert env.check_skill(f"1. POST Observation\n```json\n{BP_BODY}\n```") is None
+    problem = env.check_skill(f"1. POST Observation\n{wrong}\n2. FINISH([])")
+    assert problem and problem.startswith("POST Observation: the server would answer 400") and field in problem
+    served = get("Observation", method="POST", body=json.loads(
+        wrong.replace("<MRN>", "S0000000").replace("<NOW>", "2024-03-15T09:30:00").replace("<READING>", "1/2 mmHg")))
+    assert served.status_code == 400 and field in served.text  # the linter speaks in the server's own words
+
+
+def test_check_skill_lets_a_placeholder_stand_where_it_cannot_judge_the_value(env: FhirEnvironment) -> None:
+    dose = ('POST MedicationRequest\n{"resourceType": "MedicationRequest", "status": "active", "intent": "order", '
+            '"subject": {"reference": "Patient/<MRN>"}, "medicationCodeableConcept": {"text": "KCl"}, '
+            '"dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": <DOSE>, "unit": "mEq"}}]}], '
+            '"authoredOn": "<WHEN>"}')
+    assert env.check_skill(dose) is None
+    assert "not valid JSON" in env.check_skill("POST Observation\n{\"resourceType\": \"Observation\",}")
+
+
 def test_check_skill_names_what_to_change_around_placeholders(env) -> None:
     assert env.check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date") is None
     unencoded = env.check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
