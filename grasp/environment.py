@@ -106,6 +106,15 @@ class Environment(ABC):
         """Optional GBNF grammar a local model can be constrained with."""
         return None
 
+    def action_tokens(self, reply: str) -> int | None:
+        """The token budget of an action that begins like ``reply``, where that kind needs more than the
+        executor's ``max_tokens`` (a write's JSON body next to a one-line read); None: the executor's own.
+
+        Why a hook: one short limit for every reply keeps a small model from running on in a read, and
+        cuts every write in half; one long limit lets every read run on. A reply cut at the limit that
+        this budget would have let finish is generated again with it (``grasp.agent.loop``)."""
+        return None
+
     def protocol_notes(self) -> str:
         """Optional facts about the protocol for the skill proposer."""
         return ""

@@ -66,6 +66,9 @@ class Unaided(Environment):
     def action_grammar(self) -> str | None:
         return self.inner.action_grammar()
 
+    def action_tokens(self, reply: str) -> int | None:
+        return self.inner.action_tokens(reply)
+
     def protocol_notes(self) -> str:
         return self.inner.protocol_notes()
 

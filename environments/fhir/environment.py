@@ -60,6 +60,8 @@ Dates take prefixes eq, gt, ge, lt, le; write '+' as %2B in a URL. Results come 
 Answers in FINISH are a JSON list of bare values: numbers without units, strings in double quotes."""
 
 
+WRITE_TOKENS = 640
+
 BRIEF = ProposerBrief(
     persona="You are an expert in FHIR REST APIs who coaches an agent. You write a skill: a short numbered "
             "checklist the agent will read before similar tasks, so that it avoids the mistake it made.",
@@ -142,6 +144,11 @@ class FhirEnvironment(Environment):
 
     def action_grammar(self) -> str:
         return ACTION_GRAMMAR
+
+    def action_tokens(self, reply: str) -> int | None:
+        """A write carries a whole resource as JSON, many times the length of a one-line read: it gets
+        ``WRITE_TOKENS``, room for a medication order with its dosage; a read keeps the executor's limit."""
+        return WRITE_TOKENS if reply.lstrip("`\n ").startswith(("POST", "PUT")) else None
 
     def protocol_notes(self) -> str:
         """For the proposer: the same API description the agent gets."""

@@ -68,11 +68,8 @@ async def run_episode(
             if round_number < len(opening):
                 reply = opening[round_number]
             else:
-                result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens, temperature=temperature,
-                                          seed=seed)
-                record.prompt_tokens += result.prompt_tokens
-                record.completion_tokens += result.completion_tokens
-                reply = result.text
+                reply = await _reply(environment, model, messages, record, grammar=grammar, max_tokens=max_tokens,
+                                     temperature=temperature, seed=seed)
             record.rounds += 1
             step = await session.step(reply)
             messages.append({"role": "assistant", "content": reply})
@@ -108,3 +105,19 @@ async def run_episode(
         record.followed = followed(skills, [m["content"] for m in messages[2:] if m["role"] == "assistant"])
         record.latency_s = time.perf_counter() - started
     return record
+
+
+async def _reply(environment: Environment, model: Model, messages: list[dict[str, str]], record: Episode, *,
+                 grammar: str | None, max_tokens: int | None, temperature: float | None, seed: int | None) -> str:
+    """The model's next action. A reply cut at the token limit, whose beginning the environment gives a
+    larger budget (``Environment.action_tokens``: a write's body), is generated again with that budget:
+    the same prompt, temperature and seed, so the same beginning, finished this time."""
+    result = await model.chat(messages, grammar=grammar, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    record.prompt_tokens += result.prompt_tokens
+    record.completion_tokens += result.completion_tokens
+    budget = environment.action_tokens(result.text) if result.finish_reason == "length" else None
+    if budget is not None and budget > result.completion_tokens:
+        result = await model.chat(messages, grammar=grammar, max_tokens=budget, temperature=temperature, seed=seed)
+        record.prompt_tokens += result.prompt_tokens
+        record.completion_tokens += result.completion_tokens
+    return result.text
