@@ -120,15 +120,20 @@ def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvir
     assert not grade.passed and grade.tags == ["missing-order"]
 
 
-def test_a_write_followed_by_finish_in_one_reply_is_sent_and_the_finish_asked_for_again(
-        env: FhirEnvironment, manifest: Manifest) -> None:
-    """The embedded model writes a correct body and FINISH([]) in one reply: the write counts, once."""
-    task = next(t for t in all_tasks(manifest) if t.family == "record_bp")
-    body = {"resourceType": "Observation", "status": "final",
+def bp_observation(task: Task) -> dict:
+    """The blood-pressure Observation a record_bp task asks for."""
+    return {"resourceType": "Observation", "status": "final",
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                       "code": "vital-signs"}]}],
             "code": {"text": "BP"}, "subject": {"reference": f"Patient/{task.solution['mrn']}"},
             "effectiveDateTime": "2024-03-15T09:30:00+00:00", "valueString": task.solution["value"]}
+
+
+def test_a_write_followed_by_finish_in_one_reply_is_sent_and_the_finish_asked_for_again(
+        env: FhirEnvironment, manifest: Manifest) -> None:
+    """The embedded model writes a correct body and FINISH([]) in one reply: the write counts, once."""
+    task = next(t for t in all_tasks(manifest) if t.family == "record_bp")
+    body = bp_observation(task)
 
     async def run():
         session = await env.open(task)

@@ -11,7 +11,7 @@ from grasp.agent import run_episode
 from grasp.models.base import ChatResult, Model
 from probes.manifest import Manifest
 
-from .test_families import all_tasks
+from .test_families import all_tasks, bp_observation
 
 
 class ScriptedTruncatingModel(Model):
@@ -35,11 +35,7 @@ class ScriptedTruncatingModel(Model):
 def test_a_write_cut_at_the_read_limit_is_generated_again_with_the_write_budget(
         env: FhirEnvironment, manifest: Manifest) -> None:
     task = next(t for t in all_tasks(manifest) if t.family == "record_bp")
-    body = {"resourceType": "Observation", "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                      "code": "vital-signs"}]}],
-            "code": {"text": "BP"}, "subject": {"reference": f"Patient/{task.solution['mrn']}"},
-            "effectiveDateTime": "2024-03-15T09:30:00+00:00", "valueString": task.solution["value"]}
+    body = bp_observation(task)
     model = ScriptedTruncatingModel([f"POST Observation\n{json.dumps(body)}", "FINISH([])"], max_tokens=24)
     episode = asyncio.run(run_episode(env, task, model, [], max_rounds=2))
     asyncio.run(env.aclose())
