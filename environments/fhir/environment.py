@@ -268,13 +268,16 @@ def without_echo(text: str) -> str:
     return json.dumps(trimmed, separators=(",", ":"))
 
 
-def ignored_note(action: Action) -> str:
-    """What the agent must be told when text after a write's body was not read: one action per reply."""
+def ignored_note(action: Action, done: bool = True) -> str:
+    """What the agent must be told when text after a write's body was not read: one action per reply. The
+    write is done and must not be sent again (told only "send it as your next reply", the embedded model sent
+    the same body and FINISH in every round: 4 records where one was asked, dev record_bp 0/4)."""
     if not action.ignored:
         return ""
     shown = action.ignored if len(action.ignored) <= 80 else action.ignored[:80] + "..."
-    return (f"\nOnly the {action.kind} was sent: one action per reply. The text after its JSON body was not read "
-            f"({shown}); send it as your next reply.")
+    outcome = f"The {action.kind} was done: do not send it again. " if done else ""
+    return (f"\n{outcome}One action per reply: the text after its JSON body was not read ({shown}). If that was "
+            "your next action, send it alone now.")
 
 
 class FhirSession(Session):
@@ -319,7 +322,8 @@ class FhirSession(Session):
             observation = f"HTTP {response.status_code}. {'Created ' + location if location else 'Updated.'}"
         else:
             observation = f"HTTP {response.status_code}\n{self._clip(without_echo(response.text))}"
-        return Step(observation=observation + ignored_note(parsed), action=label, failed=response.status_code >= 400)
+        note = ignored_note(parsed, done=response.status_code < 400)
+        return Step(observation=observation + note, action=label, failed=response.status_code >= 400)
 
     def _path_within(self, url: str) -> str | None:
         """The request path relative to the base URL, or None when ``url`` leaves the environment.
