@@ -14,6 +14,7 @@ from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, RESOURCE_TYPES, S
 from .validation import validate_resource
 
 PLACEHOLDER = re.compile(r"<[^<>]*>")
+SAMPLE_INSTANT = "2024-01-01T00:00:00"  # what a placeholder for a time is filled with, so its surroundings are checked
 
 
 def _sample(key: str, value: str) -> str:
@@ -21,7 +22,7 @@ def _sample(key: str, value: str) -> str:
     ``ge<SINCE_24H>%2B00:00`` passes, ``<DATE>+00:00`` (an unencoded plus) does not."""
     if "<" not in value:
         return value
-    return PLACEHOLDER.sub("2024-01-01T00:00:00" if key in DATE_PARAMS else "x", value)
+    return PLACEHOLDER.sub(SAMPLE_INSTANT if key in DATE_PARAMS else "x", value)
 
 
 # Parameters whose value picks out one record: in a skill they must be the task's value, as a placeholder.
@@ -104,7 +105,7 @@ def corrected(rtype: str, query: str) -> str:
 WRITE = re.compile(r"\b(POST|PUT) (?:\S*/)?(" + "|".join(RESOURCE_TYPES) + r")(?:/\S*)?[ \t]*\n")
 BARE_PLACEHOLDER = re.compile(r"(?<=[:\[,])(\s*)<[A-Za-z0-9_ ]+>")
 # Placeholders that stand for a time or a day: filled with one, so that a date field around them is checked.
-SAMPLE_VALUES = {"NOW": "2024-01-01T00:00:00", "SINCE_24H": "2024-01-01T00:00:00", "BIRTHDATE": "2024-01-01"}
+SAMPLE_VALUES = {"NOW": SAMPLE_INSTANT, "SINCE_24H": SAMPLE_INSTANT, "BIRTHDATE": SAMPLE_INSTANT[:10]}
 
 
 def written_bodies(text: str) -> list[tuple[str, str, str]]:
