@@ -8,10 +8,12 @@ shown three more ways, all on the same items:
 - **the trivial answer** (``Environment.trivial_answer``), graded without a model: what a
   do-nothing policy scores;
 - **the reference library** (``Environment.reference_library``): a hand-written library, the
-  ceiling skills can reach here, and the share of its lift the learned library recovered.
+  ceiling skills can reach here, and the share of its lift the learned library recovered;
+- **per family**, when a run has more than one: a lift on one family can hide a loss on another, and a
+  family nothing can pass (not even the reference) must be named, not averaged away.
 
 The lines this module writes start with fixed words (``sealed test [value]:``, ``trivial
-answer:``, ``reference library:``) so that scripts can read them.
+answer:``, ``reference library:``, ``sealed family NAME:``) so that scripts can read them.
 """
 
 from __future__ import annotations
@@ -112,12 +114,40 @@ def summary(tasks: Sequence[Task], environment: Environment, none: Mapping[str, 
         "no_skills_strata": before.strata,
         "final_strata": after.strata,
     }
+    families = {task.id: task.family for task in tasks}
+    if len(set(families.values())) > 1:
+        record["families"] = by_family(families, none, final, trivial, reference)
     if reference is not None:
         ref = score(reference, strata)
         record["reference"] = ref.model_dump()
         record["recovered"] = {"all": recovered(before, after, ref),
                                **{name: recovered(before, after, ref, name) for name in ref.strata}}
     return record
+
+
+def by_family(families: Mapping[str, str], none: Mapping[str, bool], final: Mapping[str, bool],
+              trivial: Mapping[str, bool], reference: Mapping[str, bool] | None) -> dict[str, Any]:
+    """Family -> its paired no-skills -> final comparison, trivial passes and reference passes."""
+    record: dict[str, Any] = {}
+    for name in sorted(set(families.values())):
+        ids = [task_id for task_id, family in families.items() if family == name]
+        record[name] = {
+            "paired": paired({i: none[i] for i in ids if i in none}, {i: final[i] for i in ids if i in final}).model_dump(),
+            "trivial": sum(trivial.get(i, False) for i in ids),
+            "reference": None if reference is None else sum(reference.get(i, False) for i in ids),
+        }
+    return record
+
+
+def family_line(name: str, family: Mapping[str, Any]) -> str:
+    """``sealed family NAME: 1/6 -> 6/6, fixed 5, broken 0, p=0.0625; trivial 1/6; reference 6/6``."""
+    result = Paired.model_validate(family["paired"])
+    line = (f"sealed family {name}: {result.before}/{result.total} -> {result.after}/{result.total}, "
+            f"fixed {result.fixed}, broken {result.broken}, p={result.p_value:.3g}; "
+            f"trivial {family['trivial']}/{result.total}")
+    if family.get("reference") is not None:
+        line += f"; reference {family['reference']}/{result.total}"
+    return line
 
 
 def sealed_lines(test: Mapping[str, Any]) -> list[str]:
@@ -140,4 +170,5 @@ def sealed_lines(test: Mapping[str, Any]) -> list[str]:
             per = ", ".join(f"{share:.0%} on {name}" for name, share in shares.items() if name != "all")
             line += f"; the learned library recovered {shares['all']:.0%} of its lift" + (f" ({per})" if per else "")
         lines.append(line)
+    lines.extend(family_line(name, family) for name, family in (test.get("families") or {}).items())
     return lines

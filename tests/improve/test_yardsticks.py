@@ -12,7 +12,7 @@ from grasp.skills import Skill
 from grasp.store import Database
 from grasp.store.runs import RunStore
 from grasp.tasks import Task
-from grasp.yardsticks import Score, paired_by_stratum, recovered, score, sealed_lines
+from grasp.yardsticks import Score, paired_by_stratum, recovered, score, sealed_lines, summary
 
 from .scripted_run import DEFAULT_PROPOSALS, HELPFUL, config, executor, proposer
 
@@ -48,6 +48,30 @@ def test_score_and_paired_strata_on_a_case_counted_by_hand() -> None:
     assert recovered(score(before, strata), score(after, strata), score(before, strata)) is None  # nothing to recover
 
 
+def test_each_family_gets_its_own_paired_line_with_trivial_and_reference_counted_by_hand() -> None:
+    environment = StrataArithmetic(seed=1, per_split=4)
+    tasks = [task for task in environment.tasks("test") if task.family in ("sum", "product")]
+    sums = [task.id for task in tasks if task.family == "sum"]
+    products = [task.id for task in tasks if task.family == "product"]
+    assert sums and products
+    none = {i: i in sums for i in sums + products}               # sums pass, products fail
+    final = {i: i != sums[0] for i in sums + products}           # every product fixed, one sum broken
+    trivial = {i: i in sums for i in sums + products}
+    reference = {i: True for i in sums + products}
+    record = summary(tasks, environment, none, final, trivial, reference)
+    product = record["families"]["product"]
+    assert (product["paired"]["fixed"], product["paired"]["broken"], product["trivial"], product["reference"]) == (
+        len(products), 0, 0, len(products))
+    assert record["families"]["sum"]["paired"]["broken"] == 1
+    lines = [line for line in sealed_lines(record) if line.startswith("sealed family ")]
+    n = len(products)
+    assert f"sealed family product: 0/{n} -> {n}/{n}, fixed {n}, broken 0" in lines[0]
+    assert lines[0].endswith(f"trivial 0/{n}; reference {n}/{n}")
+    assert lines[1].startswith(f"sealed family sum: {len(sums)}/{len(sums)} -> {len(sums) - 1}/{len(sums)}")
+    one_family = summary([tasks[0]], environment, none, final, trivial, reference)
+    assert "families" not in one_family  # one family: the overall lines already say it
+
+
 def test_one_stratum_gives_no_per_stratum_lines() -> None:
     assert paired_by_stratum({"a": True}, {"a": False}, {"a": "all"}) == {}
 
@@ -75,7 +99,8 @@ def test_a_run_reports_strata_the_trivial_answer_and_the_reference_on_the_same_i
     assert test["reference"]["passed"] == len(tasks) and all(reference.values())
     lines = sealed_lines(test)
     starts = [line.split(":")[0] for line in lines]
-    assert starts == ["sealed test", "sealed test [easy]", "sealed test [hard]", "trivial answer", "reference library"]
+    assert starts == ["sealed test", "sealed test [easy]", "sealed test [hard]", "trivial answer", "reference library",
+                      "sealed family mixed", "sealed family product", "sealed family sum"]
     assert lines[3].startswith(f"trivial answer: {len(sums)}/{len(tasks)} ")
     assert f"reference library: {len(tasks)}/{len(tasks)} (100%)" in lines[4]
     final_hard = test["strata"]["hard"]["after"]
