@@ -110,13 +110,15 @@ def test_invalid_fhir_is_refused_by_the_server_and_fails_the_task(env: FhirEnvir
     async def run():
         session = await env.open(task)
         step = await session.step('POST Observation\n{"resourceType": "Observation", "status": "done-ish"}')
+        stored = await session.writes()  # what the server holds for this episode, read back from it
         grade = await session.grade(None)
         await session.close()
         await env.aclose()
-        return step, grade
+        return step, stored, grade
 
-    step, grade = asyncio.run(run())
+    step, stored, grade = asyncio.run(run())
     assert step.observation.startswith("HTTP 400") and "Invalid Observation: code: Field required" in step.observation
+    assert stored == []  # the refusal is all that is left: nothing was written
     assert not grade.passed and grade.tags == ["missing-order"]
 
 
