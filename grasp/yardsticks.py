@@ -114,9 +114,8 @@ def summary(tasks: Sequence[Task], environment: Environment, none: Mapping[str, 
         "no_skills_strata": before.strata,
         "final_strata": after.strata,
     }
-    families = {task.id: task.family for task in tasks}
-    if len(set(families.values())) > 1:
-        record["families"] = by_family(families, none, final, trivial, reference)
+    if families := by_family({task.id: task.family for task in tasks}, none, final, trivial, reference):
+        record["families"] = families
     if reference is not None:
         ref = score(reference, strata)
         record["reference"] = ref.model_dump()
@@ -127,16 +126,13 @@ def summary(tasks: Sequence[Task], environment: Environment, none: Mapping[str, 
 
 def by_family(families: Mapping[str, str], none: Mapping[str, bool], final: Mapping[str, bool],
               trivial: Mapping[str, bool], reference: Mapping[str, bool] | None) -> dict[str, Any]:
-    """Family -> its paired no-skills -> final comparison, trivial passes and reference passes."""
-    record: dict[str, Any] = {}
-    for name in sorted(set(families.values())):
-        ids = [task_id for task_id, family in families.items() if family == name]
-        record[name] = {
-            "paired": paired({i: none[i] for i in ids if i in none}, {i: final[i] for i in ids if i in final}).model_dump(),
-            "trivial": sum(trivial.get(i, False) for i in ids),
-            "reference": None if reference is None else sum(reference.get(i, False) for i in ids),
-        }
-    return record
+    """Family -> its paired no-skills -> final comparison, trivial passes and reference passes: the strata
+    accounting with families as the groups (empty when there is only one family)."""
+    trivial_passes = score(trivial, families).strata
+    reference_passes = score(reference, families).strata if reference is not None else None
+    return {name: {"paired": result.model_dump(), "trivial": trivial_passes.get(name, [0, 0])[0],
+                   "reference": None if reference_passes is None else reference_passes.get(name, [0, 0])[0]}
+            for name, result in paired_by_stratum(none, final, families).items()}
 
 
 def family_line(name: str, family: Mapping[str, Any]) -> str:
