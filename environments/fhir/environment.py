@@ -28,7 +28,7 @@ from probes.manifest import Manifest, manifest_path
 
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
-from .linter import corrected, rejection, write_rejection
+from .linter import corrected, mended_writes, rejection, write_rejection
 from .search import RESOURCE_TYPES
 from .server import EPISODE_HEADER, create_app
 from .storage import WorldStore, world_path
@@ -39,7 +39,7 @@ from .variables import DESCRIPTIONS, MRN_PATTERN, with_variables
 IN_PROCESS_BASE = "http://fhir.local/fhir/"
 REFERENCE_LIBRARY = Path(__file__).parent / "reference_library"
 SKILL_REQUEST = re.compile(r"\b(" + "|".join(RESOURCE_TYPES) + r")\?([^\s`'\"]+)")
-SENTENCE_END = ".,;:)"  # punctuation after a request written in a sentence, not part of its query
+SENTENCE_END = ".,;:)?"  # punctuation after a request written in a sentence, not part of its query
 MAX_OBSERVATION_CHARS = 4000
 
 INSTRUCTIONS = """You are an assistant working in a hospital's FHIR R4 electronic health record.
@@ -176,8 +176,8 @@ class FhirEnvironment(Environment):
 
     def mend_skill(self, text: str) -> str:
         """``text`` with each request this server would reject replaced by the correction ``check_skill``
-        offers (misspelt parameters renamed, '+' encoded in dates, literal record filters dropped), where
-        there is one; what is still wrong after it is left for the proposer."""
+        offers (misspelt parameters renamed, '+' encoded in dates, literal record filters dropped, a write's body
+        moved under its line), where there is one; what is still wrong after it is left for the proposer."""
         def mend(match: re.Match[str]) -> str:
             rtype, written = match.group(1), match.group(2)
             query = written.rstrip(SENTENCE_END)
@@ -185,7 +185,7 @@ class FhirEnvironment(Environment):
                 return match.group(0)
             return f"{rtype}?{corrected(rtype, query)}{written[len(query):]}"
 
-        return SKILL_REQUEST.sub(mend, text)
+        return mended_writes(SKILL_REQUEST.sub(mend, text))
 
     def proposer_brief(self) -> ProposerBrief:
         return BRIEF

@@ -1,6 +1,6 @@
 """FHIR's skill linter: what this server would reject in a request written in a skill, and why, and the
 corrections the server determines by itself (a parameter name close to a valid one, an unencoded '+', a
-literal record filter beside placeholders). It never supplies what a task needs: a window, which parameters
+literal record filter beside placeholders, element names a resource does not have). It never supplies what a task needs: a window, which parameters
 to combine, an answer's shape; those are the skill's to learn."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 from urllib.parse import parse_qsl
 
 from .search import COMMON, DATE_PARAMS, PARAMETERS, PREFIXES, RESOURCE_TYPES, SearchError, build_query
+from .subset import known_elements
 from .validation import validate_resource
 
 PLACEHOLDER = re.compile(r"<[^<>]*>")
@@ -61,8 +62,14 @@ def _joined_names(query: str) -> list[str]:
     return [part for part, key, value in _parts(query) if key in NAME_PARAMS and re.search(r"\S(?:\+|%20| )\S", value)]
 
 
+EXTRA_QUESTION_MARKS = ("a URL has one '?': the parameters after it are joined with '&', so everything after a "
+                        "second '?' is read as part of the value before it and the search matches nothing")
+
+
 def rejection(rtype: str, query: str) -> str | None:
     """Why this server would reject ``rtype?query`` (placeholders filled with values of the right kind), or None."""
+    if "?" in query:
+        return EXTRA_QUESTION_MARKS
     params = [(key, _sample(key, value)) for key, value in parse_qsl(query, keep_blank_values=True)]
     try:
         build_query(rtype, params, "check")
@@ -84,17 +91,21 @@ def rejection(rtype: str, query: str) -> str | None:
 
 def corrected(rtype: str, query: str) -> str:
     """``query`` with what the server determines by itself fixed: a parameter name close to a valid one,
-    an unencoded '+' in a date, a record filter with a literal value dropped when others still pick the
+    an unencoded '+' in a date, a second '?' where '&' joins parameters, the names in ``_elements`` that the resource has none of dropped, a record filter with a literal value dropped when others still pick the
     record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``). Never
     what a task needs (a window, which parameters to combine): that is the skill's to learn."""
     known = sorted(PARAMETERS[rtype] | COMMON)
     parts = []
-    for part in query.split("&"):
+    for part in query.replace("?", "&").split("&"):
         key, equals, value = part.partition("=")
         if key not in known and (guess := difflib.get_close_matches(key, known, n=1, cutoff=0.6)):
             key = guess[0]
         if key in DATE_PARAMS:
             value = value.replace("+", "%2B")
+        if key == "_elements" and rtype in RESOURCE_TYPES:
+            value = known_elements(rtype, value)
+            if not value:
+                continue  # no element it names exists: the request asks for whole resources
         parts.append(f"{key}{equals}{value}")
     kept = [part for part in parts if not _literal_records(part)]
     if len(kept) < len(parts) and any(part.partition("=")[0] in RECORD_PARAMS for part in kept):
@@ -143,9 +154,51 @@ def body_rejection(verb: str, rtype: str, written: str) -> str | None:
     return f"{verb} {rtype}: the server would answer 400 Invalid {rtype}: {problem}"
 
 
+# A write as a skill writes it: the verb, its URL (the server's base, or none, then a capitalised path), and
+# whether its JSON body starts on the same line. A lower-case word after the verb ("the POST body") is prose.
+WRITE_LINE = re.compile(r"\b(POST|PUT)[ \t]+((?:https?://\S*?/fhir/|/?fhir/|/)?([A-Z][A-Za-z]*)(/\S*)?)([ \t]*\{)?")
+SAME_LINE = "{verb} needs one URL on its line, then the JSON body on the next lines"  # the action parser's words
+
+
+def write_line_problem(verb: str, url: str, rtype: str, rest: str, body_on_line: bool) -> str | None:
+    """What this server would say to the write line ``verb url`` (``rest``: the path after the type), or None.
+    In the server's own words: an unknown type is its 404, a path it takes no write on its 405."""
+    segments = [part for part in (rest or "").split("/") if part]
+    named = segments[-1] if verb == "POST" and segments and segments[-1][:1].isupper() else rtype
+    if named not in RESOURCE_TYPES:
+        return f"{verb} {url}: Unknown resource type '{named}'. This server has: {', '.join(RESOURCE_TYPES)}"
+    if (verb == "POST" and segments) or (verb == "PUT" and len(segments) != 1):
+        where = "<ResourceType>/<id>" if verb == "PUT" else "<ResourceType>"
+        return f"{verb} {url}: Method {verb} is not allowed on that path; this server takes {verb} {where}"
+    if body_on_line:
+        return f"{verb} {url}: {SAME_LINE.format(verb=verb)}"
+    return None
+
+
 def write_rejection(text: str) -> str | None:
-    """The first write in ``text`` whose body this server would refuse, with its reason, or None."""
+    """The first write in ``text`` this server would refuse, with its reason, or None: its line (the resource
+    type, the path, the body on its own lines), then its body."""
+    for match in WRITE_LINE.finditer(text):
+        verb, url, rtype, rest, same_line = match.groups()
+        if problem := write_line_problem(verb, url, rtype, rest, bool(same_line)):
+            return problem
     for verb, rtype, written in written_bodies(text):
         if problem := body_rejection(verb, rtype, written):
             return problem
     return None
+
+
+def mended_writes(text: str) -> str:
+    """``text`` with what the server determines by itself in a write's line fixed: a body begun on the URL's
+    line moved to the next, a POST to a patient's compartment (``Patient/<MRN>/ServiceRequest``) sent to its
+    resource type. An unknown resource type is left for the proposer: which one was meant is not the server's
+    to say."""
+    def mend(match: re.Match[str]) -> str:
+        verb, url, rtype, rest, same_line = match.groups()
+        if rtype == "Patient" and verb == "POST" and rest:
+            *_, last = [part for part in rest.split("/") if part] or [""]
+            if last in RESOURCE_TYPES:
+                url = url[:len(url) - len(rtype) - len(rest)] + last
+        return f"{verb} {url}" + ("\n{" if same_line else "")
+
+    return WRITE_LINE.sub(mend, text)

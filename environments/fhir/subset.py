@@ -94,6 +94,16 @@ def parse_elements(rtype: str, value: str) -> frozenset[str]:
     return frozenset(kept)
 
 
+def known_elements(rtype: str, value: str) -> str:
+    """The names of ``_elements=value`` that ``rtype`` has, comma-joined in the order written ("" when none
+    is): the correction the server can make by itself to a list that names elements it does not have (a
+    skill's ``_elements=valueQuantity,unit,system`` asks for two that no Observation holds)."""
+    names, _, choices = _elements_of(rtype)
+    items = [raw.strip() for raw in value.split(",")]
+    return ",".join(item for item in items
+                    if item.removeprefix(f"{rtype}.") in names | choices.keys() | set(ALWAYS))
+
+
 def parse_summary(rtype: str, value: str) -> Subset:
     if value not in SUMMARY_MODES:
         raise SearchError(f"_summary={value!r} is not supported; use one of {', '.join(SUMMARY_MODES)}")

@@ -24,7 +24,7 @@ from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import MAX_NAME, Skill, normalize_name
 from ..tasks import Task
-from .proposer import Candidate, abstractor, similar_skill, standalone
+from .proposer import Candidate, abstractor, leaked_values, similar_skill, standalone
 from .shorten import shortest
 
 MAX_STEP_CHARS = 400
@@ -146,7 +146,7 @@ async def induce(
         return Candidate(edit=None, refusal="induction: the passing trace has no accepted action before its answer",
                          group=group, origin="induced", seen=[task.id])
     forbidden = environment.forbidden_values(task)
-    leaked_in = leaks or (lambda text: sorted(value for value in forbidden if value in text))
+    leaked_in = leaks or (lambda text: leaked_values(forbidden, text))
     fallback = template_text(task, environment)
     text = fallback
     if model is not None:

@@ -10,7 +10,7 @@ returned as a refused candidate with its reason instead of being dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -62,6 +62,14 @@ def abstractor(tasks: list[Task]) -> Callable[[str], str]:
 def standalone(value: str) -> re.Pattern[str]:
     """``value`` where it stands alone: not run into the same kind of character on either side."""
     return re.compile(_edge(value[0], before=True) + re.escape(value) + _edge(value[-1], before=False))
+
+
+def leaked_values(forbidden: Collection[str], text: str) -> list[str]:
+    """The values of ``forbidden`` that ``text`` holds where they stand alone, sorted: the same notion of
+    a value as the mask's (:func:`abstractor`), so a word that merely contains one is no leak. Seen on the
+    ten-type run: the A1C task's code "A1C" is inside its own wording "HbA1C", and an HbA1C draft whose
+    description named the lab was refused as leaking its code."""
+    return sorted(value for value in forbidden if value and standalone(value).search(text))
 
 
 def _edge(char: str, *, before: bool) -> str:
@@ -205,8 +213,7 @@ def to_candidate(
         return Candidate(edit=Edit(kind=kind, target=target), group=group)
     description, body = mask(proposal.description), mask(proposal.body)
     text = f"{description}\n{body}"
-    leaked = sorted(value for value in forbidden if value in text)
-    if leaked:
+    if leaked := leaked_values(forbidden, text):
         return Candidate(edit=None, refusal=f"leaks task values {leaked[:3]} (use placeholders)", group=group)
     for other in library.values():
         if other.name != (target or name) and other.description.strip().lower() == description.strip().lower():

@@ -189,6 +189,49 @@ def test_mend_skill_writes_the_correction_check_skill_offers(env: FhirEnvironmen
     assert env.mend_skill("GET Observation?bogus=1") == "GET Observation?bogus=1"  # nothing close: left to the proposer
 
 
+def test_mend_skill_drops_element_names_the_resource_does_not_have(env: FhirEnvironment) -> None:
+    """A draft of the ten-type run asked for ``unit`` and ``system`` among Observation's elements: the server
+    knows its own elements, so the mend keeps the rest, or the whole resource when no name is one."""
+    text = "GET Observation?patient=<MRN>&code=<CODE>&_count=1&_elements=valueQuantity,unit,system,effectiveDateTime"
+    assert "has no element 'unit'" in env.check_skill(text)
+    mended = env.mend_skill(text)
+    assert mended == "GET Observation?patient=<MRN>&code=<CODE>&_count=1&_elements=valueQuantity,effectiveDateTime"
+    assert env.check_skill(mended) is None
+    assert env.mend_skill("GET Observation?patient=<MRN>&_elements=unit,system.") == "GET Observation?patient=<MRN>."
+
+
+def test_check_skill_reads_a_second_question_mark_as_the_server_does_and_mends_it(env: FhirEnvironment) -> None:
+    """``identifier=<MRN>?_sort=-date`` is one parameter whose value swallows the rest: the server answers 200
+    with nobody (seen in a referral draft of the ten-type run). The linter says so; '&' is the mend."""
+    text = "1. GET Patient?identifier=<MRN>?_count=1\n2. FINISH([])"
+    problem = env.check_skill(text)
+    assert problem and "a URL has one '?'" in problem and problem.endswith("Write it as: Patient?identifier=<MRN>&_count=1")
+    assert env.mend_skill(text) == "1. GET Patient?identifier=<MRN>&_count=1\n2. FINISH([])"
+    assert env.check_skill("Is it in Observation?patient=<MRN>&code=<CODE>?") is None  # a question's own mark
+
+
+@pytest.mark.parametrize(("line", "said", "mended"), [
+    ("POST http://fhir.local/fhir/ReferralRequest\n{}", "Unknown resource type 'ReferralRequest'", None),
+    ("POST http://fhir.local/fhir/Patient/<MRN>/ReferralRequest\n{}", "Unknown resource type 'ReferralRequest'", None),
+    ("POST http://fhir.local/fhir/Patient/<MRN>/ServiceRequest\n{}", "Method POST is not allowed on that path",
+     "POST http://fhir.local/fhir/ServiceRequest\n{}"),
+    ('POST ServiceRequest {"resourceType": "ServiceRequest"}', "POST needs one URL on its line, then the JSON body",
+     'POST ServiceRequest\n{"resourceType": "ServiceRequest"}'),
+])
+def test_check_skill_says_what_the_server_would_answer_a_write_line(env: FhirEnvironment, get, line: str, said: str,
+                                                                    mended: str | None) -> None:
+    """A write line the executor would copy into a 404, a 405 or an unparsable action is named in the words of
+    the server (or the action parser); what the server determines by itself (the type of a compartment path,
+    the body under its line) is mended, an unknown type is not."""
+    problem = env.check_skill(f"1. {line}\n2. FINISH([])")
+    assert problem and said in problem
+    assert env.mend_skill(line) == (mended or line)
+    if "Unknown resource type" in said:
+        served = get("ReferralRequest", method="POST", body={"resourceType": "ReferralRequest"})
+        assert served.status_code == 404 and said in served.text
+    assert env.check_skill("Write the POST body with the reading, then FINISH([]).") is None  # prose, no write
+
+
 def test_check_skill_finds_requests_the_server_would_reject(env: FhirEnvironment) -> None:
     assert "Unknown search parameter 'sort'" in env.check_skill("GET Observation?patient=<MRN>&code=GLU&sort=-date")
     assert "encode it as %2B" in env.check_skill("Observation?patient=<MRN>&date=ge2024-01-01T00:00:00+00:00")

@@ -293,6 +293,26 @@ def test_placeholders_in_a_proposal_are_kept_and_copied_values_are_abstracted(tm
     assert candidate.edit is not None and "CALC: <A> * <B>" in candidate.edit.skill.body
 
 
+def test_a_word_that_merely_contains_a_task_value_is_no_leak_but_the_value_itself_is() -> None:
+    """The A1C task's code "A1C" sits inside its own wording "HbA1C": a draft that names the lab keeps it,
+    a draft that copies an answer or a record's id is refused."""
+    from grasp.improve.drafts import parse_draft
+    from grasp.improve.proposer import leaked_values, to_candidate
+
+    forbidden = {"A1C", "8.3", "S2641846"}
+    assert leaked_values(forbidden, "Use when asked for the last HbA1C value; search code=<CODE>.") == []
+    assert leaked_values(forbidden, "GET Observation?patient=S2641846&code=A1C") == ["A1C", "S2641846"]
+    assert leaked_values(forbidden, "answer 8.35 or 18.3") == []
+    named = to_candidate(parse_draft(proposal("last-hba1c", "Use when asked for the last HbA1C value.",
+                                              "1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1")),
+                         library={}, capacity=4, family="a1c", forbidden=forbidden, group="g")
+    assert named.edit is not None and "HbA1C" in named.edit.skill.description
+    copied = to_candidate(parse_draft(proposal("last-hba1c", "Use when asked for the last HbA1C value.",
+                                               "1. GET Observation?patient=<MRN>\n2. FINISH([8.3])")),
+                          library={}, capacity=4, family="a1c", forbidden=forbidden, group="g")
+    assert copied.edit is None and "leaks task values ['8.3']" in (copied.refusal or "")
+
+
 def test_the_proposer_reads_the_environments_words_on_failed_steps_whole() -> None:
     from grasp.environment import Episode
     from grasp.improve.traces import complaints
