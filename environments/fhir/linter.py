@@ -1,7 +1,8 @@
 """FHIR's skill linter: what this server would reject in a request written in a skill, and why, and the
 corrections the server determines by itself (a parameter name close to a valid one, an unencoded '+', a
-literal record filter beside placeholders, element names a resource does not have). It never supplies what a task needs: a window, which parameters
-to combine, an answer's shape; those are the skill's to learn."""
+literal record filter beside placeholders, element names a resource does not have, a write's body under its
+line). It never supplies what a task needs: a window, which parameters to combine, an answer's shape; those are
+the skill's to learn."""
 
 from __future__ import annotations
 
@@ -91,8 +92,8 @@ def rejection(rtype: str, query: str) -> str | None:
 
 def corrected(rtype: str, query: str) -> str:
     """``query`` with what the server determines by itself fixed: a parameter name close to a valid one,
-    an unencoded '+' in a date, a second '?' where '&' joins parameters, the names in ``_elements`` that the resource has none of dropped, a record filter with a literal value dropped when others still pick the
-    record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``). Never
+    an unencoded '+' in a date, a second '?' where '&' joins parameters, ``_elements`` names the resource does
+    not have dropped, a record filter with a literal value dropped when others still pick the record by placeholders (``identifier=1234567890&family=<FAMILY>`` becomes ``family=<FAMILY>``). Never
     what a task needs (a window, which parameters to combine): that is the skill's to learn."""
     known = sorted(PARAMETERS[rtype] | COMMON)
     parts = []
@@ -160,10 +161,15 @@ WRITE_LINE = re.compile(r"\b(POST|PUT)[ \t]+((?:https?://\S*?/fhir/|/?fhir/|/)?(
 SAME_LINE = "{verb} needs one URL on its line, then the JSON body on the next lines"  # the action parser's words
 
 
-def write_line_problem(verb: str, url: str, rtype: str, rest: str, body_on_line: bool) -> str | None:
+def _segments(rest: str | None) -> list[str]:
+    """The parts of a write's path after its first resource type (``/<MRN>/ServiceRequest``)."""
+    return [part for part in (rest or "").split("/") if part]
+
+
+def write_line_problem(verb: str, url: str, rtype: str, rest: str | None, body_on_line: bool) -> str | None:
     """What this server would say to the write line ``verb url`` (``rest``: the path after the type), or None.
     In the server's own words: an unknown type is its 404, a path it takes no write on its 405."""
-    segments = [part for part in (rest or "").split("/") if part]
+    segments = _segments(rest)
     named = segments[-1] if verb == "POST" and segments and segments[-1][:1].isupper() else rtype
     if named not in RESOURCE_TYPES:
         return f"{verb} {url}: Unknown resource type '{named}'. This server has: {', '.join(RESOURCE_TYPES)}"
@@ -195,8 +201,9 @@ def mended_writes(text: str) -> str:
     to say."""
     def mend(match: re.Match[str]) -> str:
         verb, url, rtype, rest, same_line = match.groups()
-        if rtype == "Patient" and verb == "POST" and rest:
-            *_, last = [part for part in rest.split("/") if part] or [""]
+        segments = _segments(rest)
+        if rtype == "Patient" and verb == "POST" and segments:
+            last = segments[-1]
             if last in RESOURCE_TYPES:
                 url = url[:len(url) - len(rtype) - len(rest)] + last
         return f"{verb} {url}" + ("\n{" if same_line else "")

@@ -74,14 +74,18 @@ def _elements_of(rtype: str) -> tuple[frozenset[str], frozenset[str], dict[str, 
     return frozenset(names), frozenset(summary), {base: frozenset(typed) for base, typed in choices.items()}
 
 
+def _element(rtype: str, raw: str) -> str:
+    """One name of an ``_elements`` list as the server reads it: trimmed, ``Observation.`` dropped."""
+    item = raw.strip()
+    return item[len(rtype) + 1:] if item.startswith(f"{rtype}.") else item
+
+
 def parse_elements(rtype: str, value: str) -> frozenset[str]:
     """The top-level elements ``_elements`` names; a choice's base name (``value``) means each of its types."""
     names, _, choices = _elements_of(rtype)
     kept: set[str] = set()
     for raw in value.split(","):
-        item = raw.strip()
-        if item.startswith(f"{rtype}."):
-            item = item[len(rtype) + 1:]
+        item = _element(rtype, raw)
         if not ELEMENT.fullmatch(item):
             raise SearchError(f"_elements: {raw!r} is not a top-level element name of {rtype} "
                               f"(write a comma list such as _elements=code,valueQuantity)")
@@ -99,9 +103,8 @@ def known_elements(rtype: str, value: str) -> str:
     is): the correction the server can make by itself to a list that names elements it does not have (a
     skill's ``_elements=valueQuantity,unit,system`` asks for two that no Observation holds)."""
     names, _, choices = _elements_of(rtype)
-    items = [raw.strip() for raw in value.split(",")]
-    return ",".join(item for item in items
-                    if item.removeprefix(f"{rtype}.") in names | choices.keys() | set(ALWAYS))
+    return ",".join(raw.strip() for raw in value.split(",")
+                    if _element(rtype, raw) in names | choices.keys() | set(ALWAYS))
 
 
 def parse_summary(rtype: str, value: str) -> Subset:
