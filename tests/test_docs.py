@@ -43,3 +43,12 @@ def test_the_links_of_the_readme_lead_to_files_that_exist() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)#:]+)\)", text):
         assert (ROOT / target).exists(), target
+
+
+def test_both_readme_commands_build_the_runtime_the_crash_check_names_as_portable() -> None:
+    from grasp.models.runtime import PORTABLE_CMAKE_ARGS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for marker in ("<!-- main-command -->", "<!-- test-command -->"):
+        command = text.split(marker, 1)[1].split("```bash\n", 1)[1].split("\n", 1)[0]
+        assert f'CMAKE_ARGS="{PORTABLE_CMAKE_ARGS}" .venv/bin/pip install' in command, marker

