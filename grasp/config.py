@@ -33,7 +33,13 @@ class ModelConfig(BaseModel):
     max_tokens: int = 384
     timeout_s: float = 180.0
     retries: int = 4
-    supports_schema: bool = True
+    supports_schema: bool = True  # false: the same as structured_output: text (kept for older configs)
+    # openai: how a JSON schema is sent. auto: json_schema, then json_object with the schema inside it, then the
+    # schema in the prompt, each tried when the server refuses the one before, and remembered for the run.
+    structured_output: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+    # openai: the request field that carries the environment's action grammar (GBNF): "grammar" for llama.cpp's
+    # servers, "guided_grammar" for vLLM, null to send none. A refused default is dropped; a set one is kept.
+    grammar_field: str | None = "grammar"
     prices: dict[str, float] = Field(default_factory=dict)  # USD per 1M tokens: {"prompt": .., "completion": ..}
 
 

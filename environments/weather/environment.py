@@ -205,10 +205,13 @@ class WeatherSession(Session):
         text = str(reply).strip().strip("`").strip()
         if text.startswith("FINISH"):
             return finish(text)
-        verb, _, url = text.partition(" ")
+        line, _, rest = text.partition("\n")  # a GET is its line; what follows is reported unread, not acted on
+        verb, _, url = line.strip().partition(" ")
         url = url.strip()
         if verb != "GET" or not url or any(c.isspace() for c in url):
             return Step(observation="Reply with exactly one action: GET <url> or FINISH([...]).", invalid=True)
+        unread = (f"\nOne action per reply: the text after the GET line was not read ({rest.strip()[:80]}). If that "
+                  "was your next action, send it alone now.") if rest.strip() else ""
         target = urljoin(self.base_url, url.lstrip("/") if not url.startswith(("http://", "https://", "/v1")) else url)
         if urlsplit(target).netloc != urlsplit(self.base_url).netloc:
             return Step(observation=f"Refused: only {self.base_url} can be reached.", refused=True, action=f"GET {url}")
@@ -217,7 +220,7 @@ class WeatherSession(Session):
         except httpx.HTTPError as problem:
             return Step(observation=f"The API did not answer: {type(problem).__name__}", failed=True, action=f"GET {url}")
         body = response.text[:MAX_OBSERVATION_CHARS]
-        return Step(observation=f"HTTP {response.status_code}\n{body}", failed=response.status_code >= 400,
+        return Step(observation=f"HTTP {response.status_code}\n{body}{unread}", failed=response.status_code >= 400,
                     action=f"GET {url}")
 
     async def grade(self, answer: list[Any] | None) -> Grade:

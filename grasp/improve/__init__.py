@@ -101,6 +101,16 @@ async def improve(
         state = RunState(identity=identity)
     cache = ReplyCache(database) if config.cache else None
 
+    def noted(line: str) -> None:
+        """What a model adapted to (an endpoint's structured-output form, say): once in the view, kept in the run."""
+        state.notes.append(line)
+        if on_event is not None:
+            on_event("note", {"text": line})
+
+    for role_model in (model, proposer):
+        if role_model is not None:
+            role_model.on_note = noted
+
     def metered(inner: Model, role: str) -> MeteredModel:
         return MeteredModel(inner, role=role, runs=runs, run_id=run_id, cache=cache)
 

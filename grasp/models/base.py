@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +31,15 @@ class ChatResult(BaseModel):
     cached: bool = False
 
 
+SCHEMA_INSTRUCTION = "\n\nReply with one JSON object that follows this JSON schema, and nothing else:\n"
+
+
+def with_schema_in_prompt(messages: list[dict[str, str]], schema: dict[str, Any]) -> list[dict[str, str]]:
+    """The messages with the schema stated after the last one: how a model that cannot be constrained to a
+    schema (or an endpoint that refuses the constraint) is asked for one."""
+    return [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + SCHEMA_INSTRUCTION + json.dumps(schema)}]
+
+
 class Model(ABC):
     """A chat model. ``id`` names it in logs, caches and evidence."""
 
@@ -38,6 +48,9 @@ class Model(ABC):
     supports_schema: bool = False  # can constrain a reply to a JSON schema
     supports_grammar: bool = False  # can constrain a reply to a GBNF grammar
     temperature: float = 0.0
+    # Told once, in words, what the model adapted to (an endpoint's structured-output form, a grammar field it
+    # refused); a run shows it in its live view and keeps it in its record.
+    on_note: Callable[[str], None] | None = None
 
     @abstractmethod
     async def chat(
@@ -92,11 +105,7 @@ async def structured(
     it instead of silently dropping the reply.
     """
     schema = output.model_json_schema()
-    prompt = list(messages)
-    if not model.supports_schema:
-        prompt[-1] = {**prompt[-1], "content": prompt[-1]["content"]
-                      + "\n\nReply with one JSON object that follows this JSON schema, and nothing else:\n"
-                      + json.dumps(schema)}
+    prompt = list(messages) if model.supports_schema else with_schema_in_prompt(messages, schema)
     results: list[ChatResult] = []
     problem = ""
     for attempt in range(2):

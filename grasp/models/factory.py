@@ -16,7 +16,9 @@ def load_model(config: ModelConfig) -> Model:
         return OpenAICompatibleModel(
             base_url=config.base_url, model=config.model, api_key_env=config.api_key_env,
             temperature=config.temperature, seed=config.seed, max_tokens=config.max_tokens,
-            timeout_s=config.timeout_s, retries=config.retries, supports_schema=config.supports_schema,
+            timeout_s=config.timeout_s, retries=config.retries,
+            structured_output="text" if not config.supports_schema else config.structured_output,
+            grammar_field=config.grammar_field, pin_grammar_field="grammar_field" in config.model_fields_set,
         )
     from .local import LocalModel
     from .runtime import check_runtime

@@ -4,6 +4,15 @@ Retries timeouts, 429 and 5xx with tenacity, honouring Retry-After, then
 raises :class:`ModelUnavailable` (the improvement loop pauses in a resumable
 state on it). The API key is read from an environment variable at call time
 and never stored, logged or put in an error message.
+
+Servers differ in what they take beyond the chat itself, and a user runs all of them. Structured output
+comes in three forms (``json_schema``: OpenAI, vLLM, SGLang; ``json_object`` with the schema inside it:
+llama.cpp's servers; plain ``text`` with the schema in the prompt: any server), and a GBNF grammar in a
+field of its own (``grammar``: llama.cpp's servers; ``guided_grammar``: vLLM). The first time a server
+refuses a form or the grammar field, in words that name it, the next form is tried (or the grammar
+dropped) and remembered for the rest of the run, and the model says so once (``Model.on_note``); only
+when no form works does the run pause, naming the key to set. A form or field the config pins is never
+changed.
 """
 
 from __future__ import annotations
@@ -17,7 +26,10 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ..errors import ModelError, ModelUnavailable
-from .base import ChatResult, Model
+from .base import ChatResult, Model, with_schema_in_prompt
+
+STRUCTURED_FORMS = ("json_schema", "json_object", "text")  # most constrained first: the order a refusal walks
+FORM_WORDS = ("response_format", "json_schema", "json_object")  # a refusal of a structured-output form names one
 
 
 class _Retryable(Exception):
@@ -26,7 +38,17 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _Refused(Exception):
+    """The server answered that it does not take something in the request (HTTP 4xx/5xx), in these words."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text[:300]}")
+        self.status, self.text = status, text
+
+
 class OpenAICompatibleModel(Model):
+    supports_schema = True  # a schema is always welcome: it is sent in the form this server takes
+
     def __init__(
         self,
         *,
@@ -38,7 +60,9 @@ class OpenAICompatibleModel(Model):
         max_tokens: int = 512,
         timeout_s: float = 120.0,
         retries: int = 4,
-        supports_schema: bool = True,
+        structured_output: str = "auto",
+        grammar_field: str | None = "grammar",
+        pin_grammar_field: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.id = model
@@ -51,7 +75,13 @@ class OpenAICompatibleModel(Model):
         self.max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.retries = retries
-        self.supports_schema = supports_schema
+        if structured_output not in ("auto", *STRUCTURED_FORMS):
+            raise ModelError(f"structured_output {structured_output!r}: use auto or one of {', '.join(STRUCTURED_FORMS)}")
+        self.pinned_form = structured_output != "auto"
+        self.structured_form = STRUCTURED_FORMS[0] if structured_output == "auto" else structured_output
+        self._form_settled = False
+        self.grammar_field, self.pinned_grammar_field = grammar_field, pin_grammar_field
+        self.supports_grammar = grammar_field is not None
         self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport)
 
     def _headers(self) -> dict[str, str]:
@@ -87,12 +117,73 @@ class OpenAICompatibleModel(Model):
             payload["stop"] = stop
         if seed is not None or self.seed is not None:
             payload["seed"] = seed if seed is not None else self.seed
-        if schema is not None and self.supports_schema:
-            payload["response_format"] = {"type": "json_schema",
-                                          "json_schema": {"name": "reply", "schema": schema, "strict": False}}
-        if grammar is not None and self.supports_grammar:
-            payload["grammar"] = grammar
         headers = self._headers()
+        while True:
+            request = dict(payload)
+            if grammar is not None and self.grammar_field:
+                request[self.grammar_field] = grammar
+            if schema is not None:
+                request.update(self._structured(messages, schema))
+            asked = [*(FORM_WORDS if schema is not None else ()), *([self.grammar_field] if self.grammar_field in request else [])]
+            try:
+                result = await self._send(request, headers, asked)
+            except _Refused as refusal:
+                if not self._adapt(refusal, schema_sent=schema is not None, grammar_sent=self.grammar_field in request):
+                    raise self._refused_error(refusal, schema_sent=schema is not None) from None
+                continue
+            if schema is not None and not self._form_settled:
+                self._form_settled = True
+                self._note(f"structured output from {self.base_url}: {self.structured_form}")
+            return result
+
+    def _structured(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]:
+        """The request's fields that ask for ``schema`` in the form this server takes."""
+        if self.structured_form == "json_schema":
+            return {"response_format": {"type": "json_schema",
+                                        "json_schema": {"name": "reply", "schema": schema, "strict": False}}}
+        prompt = {"messages": with_schema_in_prompt(messages, schema)}
+        if self.structured_form == "json_object":
+            return {**prompt, "response_format": {"type": "json_object", "schema": schema}}
+        return prompt
+
+    def _adapt(self, refusal: _Refused, *, schema_sent: bool, grammar_sent: bool) -> bool:
+        """Step past what the server refused, in its own words; False when nothing is left to step to."""
+        words = refusal.text.lower()
+        if grammar_sent and not self.pinned_grammar_field and self.grammar_field and self.grammar_field in words:
+            self._note(f"{self.base_url} refused the grammar field {self.grammar_field!r} ({refusal}); replies are "
+                       "no longer constrained by the environment's grammar")
+            self.grammar_field, self.supports_grammar = None, False
+            return True
+        if schema_sent and not self.pinned_form and any(word in words for word in FORM_WORDS):
+            index = STRUCTURED_FORMS.index(self.structured_form)
+            if index + 1 < len(STRUCTURED_FORMS):
+                refused, self.structured_form = self.structured_form, STRUCTURED_FORMS[index + 1]
+                self._note(f"{self.base_url} refused structured output as {refused} ({refusal}); trying "
+                           f"{self.structured_form}")
+                return True
+        return False
+
+    def _refused_error(self, refusal: _Refused, *, schema_sent: bool) -> ModelError:
+        words = refusal.text.lower()
+        if schema_sent and any(word in words for word in FORM_WORDS):
+            what = (f"the pinned structured_output: {self.structured_form}" if self.pinned_form
+                    else "every structured-output form (json_schema, json_object, text)")
+            return ModelUnavailable(f"{self.base_url} refused {what}: {refusal}. Set structured_output (json_schema, "
+                                    "json_object or text) in this model's config to the form the server takes")
+        if self.grammar_field and self.grammar_field in words:
+            return ModelUnavailable(f"{self.base_url} refused the pinned grammar field {self.grammar_field!r}: {refusal}. "
+                                    "Set grammar_field to the server's field, or null to send none")
+        if refusal.status >= 500:
+            return ModelUnavailable(f"{self.base_url}: {refusal} (gave up after {self.retries + 1} attempts)")
+        return ModelError(f"{self.base_url}: {refusal}")
+
+    def _note(self, line: str) -> None:
+        if self.on_note is not None:
+            self.on_note(line)
+
+    async def _send(self, payload: dict[str, Any], headers: dict[str, str], asked: list[str]) -> ChatResult:
+        """One request, retried on timeouts, 429 and 5xx; a refusal that names what was ``asked`` for (a
+        structured-output form, the grammar field) is not retried: it is the server's answer, not an outage."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retries + 1),
             wait=_wait,
@@ -102,12 +193,12 @@ class OpenAICompatibleModel(Model):
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(payload, headers)
+                    return await self._once(payload, headers, asked)
         except _Retryable as error:
             raise ModelUnavailable(f"{self.base_url}: {error} (gave up after {self.retries + 1} attempts)") from None
         raise AssertionError("unreachable")
 
-    async def _once(self, payload: dict[str, Any], headers: dict[str, str]) -> ChatResult:
+    async def _once(self, payload: dict[str, Any], headers: dict[str, str], asked: list[str]) -> ChatResult:
         started = time.perf_counter()
         try:
             response = await self._client.post("chat/completions", json=payload, headers=headers)
@@ -115,6 +206,8 @@ class OpenAICompatibleModel(Model):
             raise _Retryable(f"timed out after {self.timeout_s:g} s") from None
         except httpx.TransportError as error:
             raise _Retryable(f"cannot connect ({type(error).__name__})") from None
+        if response.status_code >= 400 and response.status_code != 429 and _names_any(response.text, asked):
+            raise _Refused(response.status_code, response.text)  # llama_cpp.server answers a refused form with a 500
         if response.status_code == 429 or response.status_code >= 500:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
         if response.status_code >= 400:
@@ -138,6 +231,11 @@ class OpenAICompatibleModel(Model):
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _names_any(text: str, words: list[str]) -> bool:
+    lowered = text.lower()
+    return any(word.lower() in lowered for word in words)
 
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
