@@ -10,7 +10,7 @@ Another build is given as a folder to put first on the child's path (a wheel unp
 
     pip wheel --no-deps --no-cache-dir -w /tmp/native llama-cpp-python==0.3.36   # default flags: native
     python -m zipfile -e /tmp/native/llama_cpp_python-*.whl /tmp/native-site
-    python benchmarks/runtime_build.py --build native=/tmp/native-site [--repeats 3] [--tokens 64]
+    python benchmarks/runtime_build.py --build native=/tmp/native-site [--repeats 3] [--tokens 64] [--prompt-repeat 12]
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from grasp.models import runtime  # noqa: E402
 from grasp.models.weights import embedded_gguf  # noqa: E402
 
 
-def measure(name: str, path: str | None, gguf: Path, repeats: int, tokens: int) -> dict:
+def measure(name: str, path: str | None, gguf: Path, repeats: int, tokens: int, prompt_repeat: int) -> dict:
     if path:
         os.environ["PYTHONPATH"] = path + os.pathsep + os.environ.get("PYTHONPATH", "")
     else:
         os.environ.pop("PYTHONPATH", None)
-    results = [runtime.probe(gguf, timeout_s=600, tokens=tokens) for _ in range(repeats)]
+    results = [runtime.probe(gguf, timeout_s=600, tokens=tokens, prompt_repeat=prompt_repeat) for _ in range(repeats)]
     broken = [result.failure for result in results if not result.ok]
     return {
         "build": name,
@@ -48,13 +48,14 @@ def main() -> None:
     parser.add_argument("--build", action="append", default=[], help="NAME=FOLDER: another build to measure")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--prompt-repeat", type=int, default=12, help="a prompt of about 45 x this many tokens")
     options = parser.parse_args()
     gguf = embedded_gguf()
     cpu = runtime.cpu_facts()
     print(f"cpu: {cpu.line()}")
     builds = [("installed", None)] + [tuple(item.split("=", 1)) for item in options.build]
     for name, path in builds:
-        row = measure(name, path, gguf, options.repeats, options.tokens)
+        row = measure(name, path, gguf, options.repeats, options.tokens, options.prompt_repeat)
         print(f"{row['build']:>10}: prompt {row['prompt_tps']:7.1f} tok/s, generation {row['generation_tps']:6.1f} "
               f"tok/s{'  FAILED: ' + row['failure'] if row['failure'] else ''}  [{row['flags']}]")
 

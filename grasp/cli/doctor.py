@@ -38,7 +38,7 @@ def doctor_command(
             raise ModelError(f"{gguf}: no such GGUF file")
         weights = gguf
         console.print(f"weights: {weights} sha256 {sha256_of(weights)}", markup=False)
-    result = runtime.probe(weights, timeout_s=timeout, tokens=tokens, threads=threads)
+    result = runtime.probe(weights, timeout_s=timeout, tokens=tokens, threads=threads, prompt_repeat=12)
     console.print(f"runtime: {result.build_line()}", markup=False)
     console.print(f"portable rebuild: {runtime.rebuild_command()}", markup=False)
     if not result.ok:

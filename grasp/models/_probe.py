@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("gguf")
     parser.add_argument("--tokens", type=int, default=8)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--prompt-repeat", type=int, default=1, help="the prompt this many times: a longer batch")
     options = parser.parse_args(argv)
 
     import llama_cpp
@@ -45,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     info = info.decode(errors="replace") if isinstance(info, bytes) else str(info)
     say(version=getattr(llama_cpp, "__version__", "unknown"), build_flags=build_flags(info))
     threads = options.threads or max(1, os.cpu_count() or 1)
-    llm = llama_cpp.Llama(model_path=options.gguf, n_ctx=512, n_threads=threads, seed=0, verbose=False)
-    prompt = llm.tokenize(PROMPT.encode())
+    prompt_text = " ".join([PROMPT] * options.prompt_repeat)
+    n_ctx = 512 * (1 + (options.prompt_repeat * 45 + options.tokens) // 512)
+    llm = llama_cpp.Llama(model_path=options.gguf, n_ctx=n_ctx, n_threads=threads, seed=0, verbose=False)
+    prompt = llm.tokenize(prompt_text.encode())
     started = time.perf_counter()
     llm.eval(prompt)  # one batched decode: the path that crashed on AVX-512 FP16/AMX hosts
     prompt_s = time.perf_counter() - started

@@ -123,9 +123,11 @@ def rebuild_command() -> str:
             f"--no-deps {RUNTIME_REQUIREMENT}")
 
 
-def probe(gguf: Path, *, timeout_s: float, tokens: int = 8, threads: int | None = None) -> ProbeResult:
+def probe(gguf: Path, *, timeout_s: float, tokens: int = 8, threads: int | None = None,
+          prompt_repeat: int = 1) -> ProbeResult:
     """Load ``gguf`` in a child process and generate ``tokens`` tokens; report how it went, never raise."""
-    command = [sys.executable, "-m", "grasp.models._probe", str(gguf), "--tokens", str(tokens)]
+    command = [sys.executable, "-m", "grasp.models._probe", str(gguf), "--tokens", str(tokens),
+               "--prompt-repeat", str(prompt_repeat)]
     if threads:
         command += ["--threads", str(threads)]
     result = ProbeResult()
