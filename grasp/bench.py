@@ -37,6 +37,7 @@ class MethodRow(BaseModel):
     high: float
     paired: list[Paired] = Field(default_factory=list)  # per seed, against no skills on the same items
     episodes: dict[str, int] = Field(default_factory=dict)  # training, gate, evaluation
+    search_calls: int = 0  # environment calls of search (amendment, shortening), outside any episode
     tokens: dict[str, int] = Field(default_factory=dict)  # per role
     cost_usd: float | None = None
     wall_s: float = 0.0
@@ -159,6 +160,7 @@ def tabulate(database: Database, bench_id: str, methods: list[str], seeds: list[
             for name, phases in (("training", ("train", "explore", "trial")), ("gate", ("probe",)),
                                  ("evaluation", ("val", "test"))):
                 episodes[name] += sum(runs.count_episodes(info.id, phase=phase) for phase in phases)
+            row.search_calls += runs.count_search_calls(info.id)
             prices = role_prices(info.config)
             for usage in runs.usage(info.id):
                 tokens[usage.role] += usage.prompt_tokens + usage.completion_tokens
@@ -223,8 +225,8 @@ def markdown(result: BenchResult) -> str:
         seeds = "; ".join(f"s{seed}: +{p.fixed}/-{p.broken}, p={p.p_value:.3g}" + _strata_pairs(row, index)
                           for index, (seed, p) in enumerate(zip(row.seeds, row.paired, strict=False))) or "-"
         strata = row.strata_text()
-        episodes = " / ".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation")) \
-            if row.episodes else "-"
+        episodes = (" / ".join(str(row.episodes.get(k, 0)) for k in ("training", "gate", "evaluation"))
+                    + f" (+{row.search_calls} search calls)") if row.episodes else "-"
         gate = (f"{row.probe_episodes / row.decisions:.1f} ({row.exhaustive_episodes / row.decisions:.1f})"
                 if row.decisions else "-")
         tokens = ", ".join(f"{role} {count:,}" for role, count in sorted(row.tokens.items())) or "-"

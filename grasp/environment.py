@@ -115,6 +115,12 @@ class Environment(ABC):
         this budget would have let finish is generated again with it (``grasp.agent.loop``)."""
         return None
 
+    def replayable(self, action: str) -> bool:
+        """Whether ``action`` is safe to send again outside an episode, in a fresh session of its own: what
+        search (amendment, shortening: ``grasp.agent.search``) may send. Say yes only for actions that change
+        nothing (reads), and only where each session is isolated. Default: none, so no search runs."""
+        return False
+
     def protocol_notes(self) -> str:
         """Optional facts about the protocol for the skill proposer."""
         return ""

@@ -66,6 +66,9 @@ class Unaided(Environment):
     def action_grammar(self) -> str | None:
         return self.inner.action_grammar()
 
+    def replayable(self, action: str) -> bool:
+        return self.inner.replayable(action)
+
     def action_tokens(self, reply: str) -> int | None:
         return self.inner.action_tokens(reply)
 

@@ -107,3 +107,19 @@ def test_improve_and_eval_stop_before_storing_anything(behaviour: str, command: 
     assert len(lines) == 1 and lines[0].startswith("error: the embedded runtime "), done.stderr
     assert "Traceback" not in done.stderr and "Rebuild it portably with: CMAKE_ARGS=" in lines[0]
     assert not db.exists() or RunStore(Database(db)).list() == []
+
+
+@pytest.mark.parametrize("behaviour", ["works", "segfault"])
+def test_doctor_prints_the_runtime_cpu_weights_and_speed_or_names_the_crash(behaviour: str, tmp_path: Path) -> None:
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    done = run_cli("doctor", "--gguf", str(gguf), "--tokens", "4", db=tmp_path / "g.db",
+                   env={"PYTHONPATH": str(standin(tmp_path, behaviour)), "STANDIN_LOG": str(tmp_path / "loads.log")})
+    assert f"cpu: {runtime.cpu_facts().line()}" in done.stdout
+    assert "runtime: llama-cpp-python 0.0-standin, built for SSE3 AVX AVX2 AVX512 AMX_INT8" in done.stdout
+    assert "weights: " in done.stdout and "sha256 " in done.stdout
+    if behaviour == "works":
+        assert done.returncode == 0 and "check: passed in a child process" in done.stdout
+        assert "generation" in done.stdout and "(4 tokens)" in done.stdout
+    else:
+        assert done.returncode == 1 and "killed by SIGSEGV" in done.stderr and "Traceback" not in done.stderr

@@ -145,6 +145,11 @@ class FhirEnvironment(Environment):
     def action_grammar(self) -> str:
         return ACTION_GRAMMAR
 
+    def replayable(self, action: str) -> bool:
+        """A GET and nothing after it: a read changes nothing, and each session's writes are its own."""
+        parsed = parse_action(action)
+        return isinstance(parsed, Action) and parsed.kind == "GET" and not parsed.ignored
+
     def action_tokens(self, reply: str) -> int | None:
         """A write carries a whole resource as JSON, many times the length of a one-line read: it gets
         ``WRITE_TOKENS``, room for a medication order with its dosage; a read keeps the executor's limit."""

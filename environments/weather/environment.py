@@ -148,6 +148,11 @@ class WeatherEnvironment(Environment):
     def action_grammar(self) -> str:
         return ACTION_GRAMMAR
 
+    def replayable(self, action: str) -> bool:
+        """One GET line: the API only reads, so search may resend it."""
+        verb, _, url = action.strip().partition(" ")
+        return verb == "GET" and bool(url) and not any(character.isspace() for character in url)
+
     async def open(self, task: Task) -> Session:
         if self._client is None:
             transport = None if self._external else httpx.ASGITransport(app=create_app(self._world))

@@ -122,7 +122,7 @@ def improve_command(
                   + (f" ({origins})" if origins else "") + f", refused {counts.refused}; "
                   f"gate episodes {counts.gate_episodes} (+{counts.gate_episodes_saved} saved by early reject); "
                   f"exploration episodes {counts.explore_episodes}; trial episodes {counts.trial_episodes} "
-                  f"({counts.refused_at_trial} refused at trial)")
+                  f"({counts.refused_at_trial} refused at trial); search calls {counts.search_calls}")
     if state.test:
         console.print("no skills -> final library, on the same sealed items:")
         for line in sealed_lines(state.test):

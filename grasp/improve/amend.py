@@ -6,14 +6,17 @@ words it needed were in that answer. This module searches the neighbourhood of t
 that the rejection itself spans: the part it names (a parameter whose key or value it quotes) is
 dropped, renamed to a word of the answer, or given a word of the answer as its value; an edit that
 draws a new complaint (not about the word it brought in) is progress and is amended in turn.
-Every variant is tried on a fresh session of the same task, so the environment, not a model, decides.
+Every variant is tried on a fresh session of the same task, so the environment, not a model, decides,
+through ``grasp.agent.search.SearchCalls``: only a variant the environment calls replayable is sent,
+and every one sent is stored and counted in the run's cost.
 
 What comes out is the set of actions the environment accepted, one per distinct answer, the cheapest
 first (a dropped key is free, a word borrowed from an answer costs one). Nothing here knows what the
 task needs: which accepted action was the right one is for the executor to show by answering from its result, and for the grader to judge (``grasp.improve.explore``).
 
 Only a one-line action with a query string (``VERB path?key=value&...``) is amended: the shape most
-text APIs share, and one that never carries a body, so no amendment can write anything.
+text APIs share, and one that never carries a body; whether a variant may be sent at all is the
+environment's word (``Environment.replayable``), never this module's.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import re
 from dataclasses import dataclass
 from itertools import count
 
-from ..environment import Environment, Step
+from ..agent.search import SearchCalls, accepted
 from ..tasks import Task
 
 MAX_CHECKS = 1500  # environment calls per amended action; each is one fresh session and one step
@@ -114,20 +117,7 @@ def neighbours(action: QueryAction, message: str) -> list[tuple[QueryAction, str
     return found
 
 
-async def attempt(environment: Environment, task: Task, action: str) -> Step:
-    """``action`` as the first step of a fresh session of ``task``."""
-    session = await environment.open(task)
-    try:
-        return await session.step(action)
-    finally:
-        await session.close()
-
-
-def accepted(step: Step) -> bool:
-    return not (step.invalid or step.refused or step.failed or step.done)
-
-
-async def amend(environment: Environment, task: Task, action: str, rejection: str, *,
+async def amend(calls: SearchCalls, task: Task, action: str, rejection: str, *,
                 max_checks: int = MAX_CHECKS, max_edits: int = MAX_EDITS) -> list[Amendment]:
     """Accepted variants of ``action`` (rejected with ``rejection``), one per distinct answer, the cheapest
     first; empty when the action is not a query or nothing nearby is accepted.
@@ -154,7 +144,9 @@ async def amend(environment: Environment, task: Task, action: str, rejection: st
     while queue and checks < max_checks:
         cost, edits, _, variant, brought, message = heapq.heappop(queue)
         checks += 1
-        step = await attempt(environment, task, variant.render())
+        step = await calls.attempt(task, variant.render())
+        if step is None:
+            continue  # not replayable: never sent
         if accepted(step):
             found.setdefault(step.observation, Amendment(variant.render(), step.observation))
         elif (step.failed and edits < max_edits and step.observation != message

@@ -18,6 +18,7 @@ class RunCounts(BaseModel):
     explore_episodes: int = 0
     trial_episodes: int = 0  # candidates tried on the batch failures they were built for
     refused_at_trial: int = 0  # candidates that never reached the gate: no probe episode spent on them
+    search_calls: int = 0  # environment calls of search (amendment, shortening), each a one-step fresh session
     accepted_by_origin: dict[str, int] = Field(default_factory=dict)
     refused_by_origin: dict[str, int] = Field(default_factory=dict)
 
@@ -32,6 +33,7 @@ def run_counts(libraries: LibraryStore, runs: RunStore, run_id: str, library: st
         gate_episodes_saved=sum(d.evidence.episodes_saved for d in decisions),
         explore_episodes=runs.count_episodes(run_id, phase="explore"),
         trial_episodes=runs.count_episodes(run_id, phase="trial"),
+        search_calls=runs.count_search_calls(run_id),
         refused_at_trial=sum(1 for d in decisions if d.evidence.reason.startswith("refused at trial")),
         accepted_by_origin=dict(sorted(accepted.items())), refused_by_origin=dict(sorted(refused.items())),
     )

@@ -25,6 +25,7 @@ from ..models.base import Model
 from ..skills import Skill
 from ..store.runs import RunStore
 from ..tasks import Task
+from ..agent.search import SearchCalls
 from .amend import amend
 from .proposer import abstractor
 from .traces import first_rejection
@@ -107,7 +108,8 @@ async def explore_amended(
         rejected = first_rejection(episode)
         if rejected is None:
             continue
-        found = await amend(environment, task, *rejected, max_checks=checks)
+        found = await amend(SearchCalls(environment, runs=runs, run_id=run_id, phase="amend"), task, *rejected,
+                            max_checks=checks)
         others = sorted((peer for peer in peers if peer.id != task.id), key=lambda peer: peer.id)
         for number, amendment in enumerate(found[:amendments]):
             tried = await finish(number, task, amendment.action)

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..agent.search import SearchCalls
 from ..edits import Edit, EditKind
 from ..environment import Environment, Episode
 from ..errors import ModelError, ModelUnavailable
@@ -138,9 +139,11 @@ async def induce(
     group: str,
     seed: int = 0,
     leaks: Callable[[str], list[str]] | None = None,
+    search: SearchCalls | None = None,
 ) -> Candidate:
-    """A candidate skill from ``episode`` (which passed ``task``), or a refusal that says why."""
-    spellings = {reply: await shortest(environment, task, reply) for reply in requests(episode)}
+    """A candidate skill from ``episode`` (which passed ``task``), or a refusal that says why. With ``search``,
+    each step is written in its shortest spelling the environment answers the same way."""
+    spellings = {reply: (await shortest(search, task, reply) if search else reply) for reply in requests(episode)}
     steps = workflow(episode, task, environment, spellings)
     if len(steps) < (2 if episode.answer is not None else 1):
         return Candidate(edit=None, refusal="induction: the passing trace has no accepted action before its answer",

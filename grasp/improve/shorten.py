@@ -12,16 +12,16 @@ are dropped one by one, and each shorter spelling is sent as the first step of a
 shortest one answered exactly as the original is kept. An environment that resolves only full URLs
 answers a shortened one differently, and its actions stay as they were.
 
-Only a one-line ``VERB URL`` action is shortened: an action with a body (a write) is never resent.
+Only a one-line ``VERB URL`` action is shortened, and only one the environment calls replayable is resent
+(``grasp.agent.search``): a write never is.
 """
 
 from __future__ import annotations
 
 import re
 
-from ..environment import Environment
+from ..agent.search import SearchCalls, accepted
 from ..tasks import Task
-from .amend import accepted, attempt
 
 ONE_LINE_REQUEST = re.compile(r"(?P<verb>[A-Z]+) (?P<url>[a-z][a-z0-9+.-]*://\S+)")
 
@@ -43,17 +43,18 @@ def shorter_spellings(action: str) -> list[str]:
     return sorted(spellings, key=len)
 
 
-async def shortest(environment: Environment, task: Task, action: str) -> str:
+async def shortest(calls: SearchCalls, task: Task, action: str) -> str:
     """The shortest spelling of ``action`` that a fresh session of ``task`` answers exactly as it answers
-    ``action`` itself; ``action`` when no shorter one does (or it is not accepted in a fresh session)."""
+    ``action`` itself; ``action`` when no shorter one does (or it is not replayable, or not accepted in a
+    fresh session)."""
     spellings = shorter_spellings(action)
     if not spellings:
         return action
-    original = await attempt(environment, task, action.strip())
-    if not accepted(original):
+    original = await calls.attempt(task, action.strip())
+    if original is None or not accepted(original):
         return action
     for spelling in spellings:
-        step = await attempt(environment, task, spelling)
-        if accepted(step) and step.observation == original.observation:
+        step = await calls.attempt(task, spelling)
+        if step is not None and accepted(step) and step.observation == original.observation:
             return spelling
     return action

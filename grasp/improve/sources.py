@@ -14,6 +14,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from ..agent.search import SearchCalls
 from ..config import RunConfig
 from ..edits import Edit, EditKind
 from ..environment import Environment, Episode
@@ -43,6 +44,9 @@ class Contrast:
     mask: Callable[[str], str]
     seed: int
     notes: list[str] = field(default_factory=list)  # what the sources want recorded in the run's notes
+    # The run's door to the environment for search (shortening an induced step): replayable actions only,
+    # each call stored and counted. None: no search, the actions stay as the trace has them.
+    search: SearchCalls | None = None
 
 
 class CandidateSource(Protocol):
@@ -122,7 +126,8 @@ class InductionSource:
         passing = contrast.passing[0]
         induced = await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
                                library=contrast.skills, capacity=self.config.loop.capacity, group=contrast.label,
-                               seed=self.config.seed)
+                               seed=self.config.seed,
+                               search=contrast.search.for_phase("shorten") if contrast.search else None)
         text = skill_text(induced)
         problem = self.env.check_skill(text) if text else None
         if problem is None:

@@ -34,7 +34,14 @@ def _add_run_tables(conn: Connection) -> None:
     metadata.create_all(conn, tables=[runs, episodes, usage, model_cache])
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_run_tables}
+def _add_search_calls(conn: Connection) -> None:
+    """2 -> 3: the environment calls of search (a new table only)."""
+    from .schema import search_calls
+
+    metadata.create_all(conn, tables=[search_calls])
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_run_tables, 2: _add_search_calls}
 
 
 def default_db_path() -> Path:

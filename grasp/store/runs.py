@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 from ..environment import Episode
 from ..errors import NotFoundError
 from .db import Database
-from .schema import episodes, model_cache, runs, usage
+from .schema import episodes, model_cache, runs, search_calls, usage
 
 
 class RunInfo(BaseModel):
@@ -130,6 +130,28 @@ class RunStore:
         query = select(func.count()).select_from(episodes).where(episodes.c.run_id == run_id)
         if phase is not None:
             query = query.where(episodes.c.phase == phase)
+        with self.db.read() as conn:
+            return conn.execute(query).scalar() or 0
+
+    # -- search calls -----------------------------------------------------------------
+    def add_search_call(self, run_id: str, *, phase: str, task_id: str, action: str, outcome: str,
+                        observation: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(insert(search_calls).values(
+                run_id=run_id, phase=phase, task_id=task_id, action=action, outcome=outcome,
+                observation=observation[:500], created_at=datetime.now(UTC)))
+
+    def search_calls(self, run_id: str, *, phase: str | None = None) -> list[dict[str, str]]:
+        """Every environment call a search made in the run, in order: phase, task, action, outcome, answer."""
+        query = select(search_calls).where(search_calls.c.run_id == run_id).order_by(search_calls.c.id)
+        if phase is not None:
+            query = query.where(search_calls.c.phase == phase)
+        with self.db.read() as conn:
+            return [{"phase": row.phase, "task_id": row.task_id, "action": row.action, "outcome": row.outcome,
+                     "observation": row.observation} for row in conn.execute(query)]
+
+    def count_search_calls(self, run_id: str) -> int:
+        query = select(func.count()).select_from(search_calls).where(search_calls.c.run_id == run_id)
         with self.db.read() as conn:
             return conn.execute(query).scalar() or 0
 

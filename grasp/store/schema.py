@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -147,5 +147,20 @@ model_cache = Table(
     Column("key", String, primary_key=True),  # sha256 of model id + full request
     Column("model", String, nullable=False),
     Column("reply", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# -- schema version 3: every environment call a search made (amendment, shortening), outside any episode -----
+search_calls = Table(
+    "search_calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id"), nullable=False),
+    Column("phase", String, nullable=False),  # amend | shorten
+    Column("task_id", String, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("outcome", String, nullable=False),  # accepted | failed | invalid | refused
+    Column("observation", Text, nullable=False),  # the environment's answer, clipped
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -8,6 +8,7 @@ import json
 from environments.fhir.environment import FhirEnvironment
 from environments.fhir.variables import task_variables
 from grasp.agent.loop import run_episode
+from grasp.agent.search import SearchCalls
 from grasp.improve.induction import induce
 from grasp.models import ScriptedModel
 from grasp.tasks import Task
@@ -32,7 +33,8 @@ def test_an_induced_skill_has_placeholders_and_none_of_the_tasks_values(env: Fhi
     episode = asyncio.run(run_episode(env, task, _solver(task), []))
     asyncio.run(env.aclose())
     assert episode.passed and episode.step_ok == [False, True, True]
-    candidate = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g"))
+    candidate = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g",
+                                   search=SearchCalls(env)))
     skill = candidate.edit.skill
     text = f"{skill.name}\n{skill.description}\n{skill.body}"
     assert "GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date&_count=1" in skill.body
@@ -49,7 +51,8 @@ def test_a_model_written_name_that_leaks_a_value_falls_back_to_the_template(env:
     asyncio.run(env.aclose())
     leaky = ScriptedModel([json.dumps({"name": "mg-lookup", "description": f"Use when asked about "
                                        f"{task.solution['mrn']}.", "advice": "Sort newest first."})], name="namer")
-    candidate = asyncio.run(induce(episode, task, env, leaky, library={}, capacity=4, group="g"))
+    candidate = asyncio.run(induce(episode, task, env, leaky, library={}, capacity=4, group="g",
+                                   search=SearchCalls(env)))
     assert task.solution["mrn"] not in candidate.edit.skill.description
     assert candidate.edit.skill.name == "latest-mg-24h-workflow"
 
@@ -76,7 +79,8 @@ def test_a_pass_on_a_none_task_never_induces_an_unconditional_none_answer(env: F
     episode = asyncio.run(run_episode(env, task, ScriptedModel(script, name="scripted-solver"), []))
     asyncio.run(env.aclose())
     assert episode.passed
-    body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g")).edit.skill.body
+    body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g",
+                                   search=SearchCalls(env))).edit.skill.body
     answer_line = next(line for line in body.splitlines() if "FINISH" in line)
     # -1 survives only as the condition the instruction prescribes it for; the answer itself is a placeholder.
     assert answer_line.startswith("2. If the result has no match") and "FINISH([-1])" in answer_line
@@ -94,7 +98,8 @@ def test_an_answer_that_appears_inside_an_id_is_still_a_placeholder(env: FhirEnv
     episode = asyncio.run(run_episode(env, task, ScriptedModel(script, name="scripted-solver"), []))
     asyncio.run(env.aclose())
     episode = episode.model_copy(update={"passed": True, "answer": [age]})
-    body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g")).edit.skill.body
+    body = asyncio.run(induce(episode, task, env, None, library={}, capacity=4, group="g",
+                                   search=SearchCalls(env))).edit.skill.body
     assert "FINISH([<VALUE>])" in body and f"FINISH([{age}])" not in body
 
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from environments.weather import WeatherEnvironment
 from grasp.agent.loop import run_episode
+from grasp.agent.search import SearchCalls
 from grasp.environment import Environment, Session, Step
 from grasp.improve.amend import QueryAction, amend
 from grasp.improve.explore import explore_amended
@@ -42,6 +43,9 @@ class Catalogue(Environment):
 
     async def open(self, task: Task) -> Session:
         return CatalogueSession(self, task)
+
+    def replayable(self, action: str) -> bool:
+        return action.startswith("FIND ") and "\n" not in action  # a FIND only reads
 
 
 class CatalogueSession(Session):
@@ -87,7 +91,7 @@ def wrong_field_reader() -> ScriptedModel:
 def test_a_rejected_field_is_renamed_to_one_the_answer_names_and_the_action_kept_otherwise() -> None:
     env = Catalogue()
     task = env.tasks("dev")[0]
-    found = asyncio.run(amend(env, task, "FIND books?name=Dune&limit=5", "rejected: unknown field 'name' (fields: title, limit)"))
+    found = asyncio.run(amend(SearchCalls(env), task, "FIND books?name=Dune&limit=5", "rejected: unknown field 'name' (fields: title, limit)"))
     actions = [a.action for a in found]
     assert "FIND books?title=Dune&limit=5" in actions
     assert all(json.loads(a.observation) for a in found if a.action == "FIND books?title=Dune&limit=5")
@@ -98,14 +102,14 @@ def test_a_rejected_field_is_renamed_to_one_the_answer_names_and_the_action_kept
 def test_only_the_pair_the_answer_points_at_is_touched_and_a_bad_value_is_revalued_or_dropped() -> None:
     env = Catalogue()
     task = env.tasks("dev")[1]
-    found = asyncio.run(amend(env, task, "FIND books?title=Emma&limit=all", "rejected: limit 'all' is not a count"))
+    found = asyncio.run(amend(SearchCalls(env), task, "FIND books?title=Emma&limit=all", "rejected: limit 'all' is not a count"))
     assert [a.action for a in found] == ["FIND books?title=Emma"]  # no word of the answer is a count
 
 
 def test_the_search_spends_at_most_its_budget_of_environment_calls() -> None:
     env = Catalogue()
     task = env.tasks("dev")[0]
-    asyncio.run(amend(env, task, "FIND books?a=1&b=2&c=3&d=4", "rejected: unknown field 'a' (fields: title, limit)",
+    asyncio.run(amend(SearchCalls(env), task, "FIND books?a=1&b=2&c=3&d=4", "rejected: unknown field 'a' (fields: title, limit)",
                       max_checks=7))
     assert len(env.sent) == 7
 
@@ -114,7 +118,7 @@ def test_actions_that_are_not_one_line_queries_are_left_alone() -> None:
     env = Catalogue()
     task = env.tasks("dev")[0]
     for action in ("ANSWER b-17", "FIND books", 'POST books?x=1\n{"title": "Dune"}'):
-        assert asyncio.run(amend(env, task, action, "rejected: unknown field 'x'")) == []
+        assert asyncio.run(amend(SearchCalls(env), task, action, "rejected: unknown field 'x'")) == []
     assert env.sent == []
     assert QueryAction.parse("GET a?x=1&x=1&y") == QueryAction("GET a", (("x", "1"), ("y", "")))
 
@@ -129,7 +133,7 @@ def test_weather_the_city_parameter_becomes_q_from_the_apis_own_400() -> None:
         session = await env.open(task)
         rejected = await session.step(action)
         assert rejected.failed and "'city'" in rejected.observation
-        found = await amend(env, task, action, rejected.observation)
+        found = await amend(SearchCalls(env), task, action, rejected.observation)
         await env.aclose()
         return [a.action for a in found]
 
@@ -161,6 +165,9 @@ def test_exploration_finishes_an_amended_action_and_returns_the_pass(tmp_path) -
     assert found is not None and found.passed and found.opening == 1
     assert found.messages[2]["content"] == "FIND books?title=Dune"
     assert [e.task_id for e in runs.episodes(run_id, phase="explore")][-1] == found.task_id
+    searched = runs.search_calls(run_id, phase="amend")  # the run's record of what search sent, in order
+    assert searched and "FIND books?title=Dune" in [call["action"] for call in searched]
+    assert runs.count_search_calls(run_id) == len(searched)
 
 
 def test_an_amended_pass_right_by_luck_is_passed_over_for_one_its_peers_pass_too(tmp_path) -> None:
@@ -184,3 +191,38 @@ def test_an_amended_pass_right_by_luck_is_passed_over_for_one_its_peers_pass_too
 
     assert explored([]) == "FIND books"  # with nobody to replay it on, the cheapest pass
     assert explored([dune, emma]) == "FIND books?title=Emma"
+
+
+class Shelf(Catalogue):
+    """The catalogue with writes: ``DELETE books?id=..`` and ``POST books?title=..`` change the shelf. Only a FIND
+    is replayable; the shelf records every action that reached it."""
+
+    name = "shelf"
+
+    async def open(self, task: Task) -> Session:
+        return ShelfSession(self, task)
+
+
+class ShelfSession(CatalogueSession):
+    async def step(self, reply: str) -> Step:
+        if reply.startswith(("DELETE ", "POST ")):
+            self.env.sent.append(reply)
+            return Step(observation="rejected: unknown field 'name' (fields: id, title)", failed=True)
+        return await super().step(reply)
+
+
+def test_search_never_sends_an_action_the_environment_does_not_call_replayable_and_stores_every_call(tmp_path) -> None:
+    env = Shelf()
+    task = env.tasks("dev")[0]
+    runs = RunStore(Database(tmp_path / "g.db"))
+    run_id = runs.create(kind="improve", environment=env.name, config={})
+    calls = SearchCalls(env, runs=runs, run_id=run_id, phase="amend")
+    for write in ("DELETE books?name=Dune", "POST books?name=Dune&limit=1"):
+        assert asyncio.run(amend(calls, task, write, "rejected: unknown field 'name' (fields: id, title)")) == []
+    assert env.sent == [] and calls.sent == 0 and calls.withheld > 0  # not one write reached the shelf
+    found = asyncio.run(amend(calls, task, "FIND books?name=Dune", "rejected: unknown field 'name' (fields: title)"))
+    assert found and calls.sent == len(env.sent) > 0
+    stored = runs.search_calls(run_id)
+    assert [call["action"] for call in stored] == env.sent and runs.count_search_calls(run_id) == calls.sent
+    assert {call["phase"] for call in stored} == {"amend"} and {call["task_id"] for call in stored} == {task.id}
+    assert any(call["outcome"] == "accepted" for call in stored) and any(call["outcome"] == "failed" for call in stored)
