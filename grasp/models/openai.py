@@ -42,7 +42,7 @@ class _Refused(Exception):
     """The server answered that it does not take something in the request (HTTP 4xx/5xx), in these words."""
 
     def __init__(self, status: int, text: str) -> None:
-        super().__init__(f"HTTP {status}: {text[:300]}")
+        super().__init__(f"HTTP {status}: {' '.join(text.split())[:200]}")  # one line, however the server wraps it
         self.status, self.text = status, text
 
 

@@ -203,8 +203,12 @@ def _read_verdicts() -> dict:
 
 
 def _write_verdicts(verdicts: dict) -> None:
+    """Remember the verdicts; a cache folder that cannot be written only means the check runs again next time."""
     target = cache_dir() / VERDICTS
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    partial.write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
-    os.replace(partial, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
+        os.replace(partial, target)
+    except OSError:
+        pass
