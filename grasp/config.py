@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from .errors import ConfigError, GraspError
 
+if TYPE_CHECKING:
+    from .environment import Environment
+
 T = TypeVar("T", bound=BaseModel)
 HELD_OUT_BASE = 1000  # the sealed world of run seed S is HELD_OUT_BASE + S unless the config names one
-LAST_ROUND_NOTICE = "This is your last action: reply with FINISH and your answer now."
+# The run config's default last-round notice: the environment's own (Environment.last_round_notice), which names
+# its own answer form; a run records the text it resolved to.
+ENVIRONMENT_NOTICE = "environment"
 
 
 class ModelConfig(BaseModel):
@@ -128,8 +133,9 @@ class RunConfig(BaseModel):
     max_rounds: int | None = None  # None: the environment's own limit
     # Added to what the executor reads before its last allowed action, in every episode alike (no skills,
     # every library, probes, val and test): a small model that has its value in front of it otherwise
-    # often repeats the request instead of answering. None or "" turns it off.
-    last_round_notice: str | None = LAST_ROUND_NOTICE
+    # often repeats the request instead of answering. "environment": the environment's own wording (it names its
+    # answer form: FINISH for FHIR and weather); None or "" turns it off; any other text is used as written.
+    last_round_notice: str | None = ENVIRONMENT_NOTICE
     loop: LoopConfig = Field(default_factory=LoopConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
     explore: ExploreConfig = Field(default_factory=ExploreConfig)
@@ -146,6 +152,12 @@ class RunConfig(BaseModel):
     # The environment's hand-written help to the learner (check_skill, mend_skill, its proposer brief, its
     # placeholder notes); false runs the method on its own (grasp/unaided.py; the bench method grasp-bare).
     environment_help: bool = True
+
+    def with_notice_of(self, environment: Environment) -> RunConfig:
+        """This config with the last-round notice resolved to the text the executor reads in ``environment``."""
+        if self.last_round_notice != ENVIRONMENT_NOTICE:
+            return self
+        return self.model_copy(update={"last_round_notice": environment.last_round_notice()})
 
     @property
     def sealed_world_seed(self) -> int:

@@ -115,6 +115,12 @@ class Environment(ABC):
         this budget would have let finish is generated again with it (``grasp.agent.loop``)."""
         return None
 
+    def last_round_notice(self) -> str:
+        """The line the executor reads before its last allowed action (the run config's default): it should name
+        this environment's own way to answer. A small model that has its value in front of it otherwise often
+        repeats its request instead of answering."""
+        return "This is your last action: give your final answer now."
+
     def replayable(self, action: str) -> bool:
         """Whether ``action`` is safe to send again outside an episode, in a fresh session of its own: what
         search (amendment, shortening: ``grasp.agent.search``) may send. Say yes only for actions that change

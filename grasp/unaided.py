@@ -69,6 +69,9 @@ class Unaided(Environment):
     def replayable(self, action: str) -> bool:
         return self.inner.replayable(action)
 
+    def last_round_notice(self) -> str:
+        return self.inner.last_round_notice()
+
     def action_tokens(self, reply: str) -> int | None:
         return self.inner.action_tokens(reply)
 

@@ -6,9 +6,13 @@ import asyncio
 from pathlib import Path
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
+from environments.fhir.environment import FhirEnvironment
 from grasp.agent import run_episode
+from grasp.config import RunConfig
 from grasp.improve import improve
 from grasp.models import ScriptedModel
+from grasp.store import Database
+from grasp.store.runs import RunStore
 
 from .improve.scripted_run import config, proposer
 
@@ -66,3 +70,23 @@ def test_an_improve_run_gives_the_notice_to_every_episode_alike(tmp_path: Path) 
     result = asyncio.run(improve(environment, ScriptedModel(reply, name="waits"), without, db=tmp_path / "b.db",
                                  proposer=proposer([])))
     assert result.state.test["no_skills"]["passed"] == 0 and result.state.val[0].accuracy == 0.0
+
+
+def test_the_default_notice_is_the_environments_own_and_the_run_records_the_text(tmp_path: Path) -> None:
+    environment = ArithmeticEnvironment(seed=1, per_split=9)
+    own = environment.last_round_notice()
+    assert "ANSWER" in own and "FINISH" not in own  # it names this environment's answer form
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        if own not in messages[-1]["content"]:
+            return "CALC: 0 + 0"
+        question = messages[1]["content"].split("What is ")[1].rstrip("?")
+        return f"ANSWER: {safe_eval(question)}"
+
+    default = config(candidates=1, epochs=1).model_copy(update={"last_round_notice": RunConfig().last_round_notice})
+    result = asyncio.run(improve(environment, ScriptedModel(reply, name="waits"), default, db=tmp_path / "a.db",
+                                 proposer=proposer([])))
+    assert result.state.test["no_skills"]["passed"] == 9
+    assert RunStore(Database(tmp_path / "a.db")).get(result.run_id).config["last_round_notice"] == own
+    # FHIR's own is the text every recorded FHIR run read, so its executor prompts (and reply cache) are unchanged
+    assert FhirEnvironment.last_round_notice(None) == "This is your last action: reply with FINISH and your answer now."

@@ -64,6 +64,9 @@ class ArithmeticEnvironment(Environment):
     def action_grammar(self) -> str:
         return r'root ::= ("CALC: " [0-9 +*-]{1,40}) | ("ANSWER: " "-"? [0-9]{1,9})'
 
+    def last_round_notice(self) -> str:
+        return "This is your last action: reply 'ANSWER: <integer>' now."
+
     async def open(self, task: Task) -> Session:
         return ArithmeticSession(task)
 

@@ -145,6 +145,9 @@ class FhirEnvironment(Environment):
     def action_grammar(self) -> str:
         return ACTION_GRAMMAR
 
+    def last_round_notice(self) -> str:
+        return "This is your last action: reply with FINISH and your answer now."
+
     def replayable(self, action: str) -> bool:
         """A GET and nothing after it: a read changes nothing, and each session's writes are its own."""
         parsed = parse_action(action)

@@ -148,6 +148,9 @@ class WeatherEnvironment(Environment):
     def action_grammar(self) -> str:
         return ACTION_GRAMMAR
 
+    def last_round_notice(self) -> str:
+        return "This is your last action: reply with FINISH and your answer now."
+
     def replayable(self, action: str) -> bool:
         """One GET line: the API only reads, so search may resend it."""
         verb, _, url = action.strip().partition(" ")

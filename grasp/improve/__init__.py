@@ -62,7 +62,7 @@ async def improve(
     if resume:
         info = runs.get(resume)
         config = stored_config(info.config, run_id=info.id)
-    config = config or RunConfig()
+    config = (config or RunConfig()).with_notice_of(environment)  # recorded as the text the executor reads
     # Built before anything is stored: a held-out world that cannot be built refuses the run, and loses nothing.
     home, sealed = environment, environment.held_out(config.sealed_world_seed)
     identity["sealed_world"] = sealed.world()
