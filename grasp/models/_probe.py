@@ -13,8 +13,8 @@ import os
 import sys
 import time
 
-PROMPT = ("You query a FHIR server for a clinician. List the steps to find a patient's most recent "
-          "glucose value: search, sort by date, read the first entry, and answer with its value.")
+PROMPT = ("You answer questions from an API. List the steps to find a record's most recent measurement: "
+          "search for it, sort by date, read the first entry, and answer with its value.")
 
 
 def build_flags(system_info: str) -> list[str]:

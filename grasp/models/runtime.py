@@ -211,4 +211,4 @@ def _write_verdicts(verdicts: dict) -> None:
         partial.write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
         os.replace(partial, target)
     except OSError:
-        pass
+        return  # not remembered: the check runs again at the next start
