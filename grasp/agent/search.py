@@ -30,9 +30,6 @@ class SearchCalls:
         self.sent = 0
         self.withheld = 0  # actions the environment does not call replayable: never sent
 
-    def for_phase(self, phase: str) -> SearchCalls:
-        return SearchCalls(self.environment, runs=self.runs, run_id=self.run_id, phase=phase)
-
     async def attempt(self, task: Task, action: str) -> Step | None:
         """``action`` as the one step of a fresh session of ``task``; None, unsent, when it is not replayable."""
         if not self.environment.replayable(action):

@@ -150,7 +150,7 @@ class CandidateAssembly:
         seen = sorted({e.task_id for e in shown})
         return Contrast(key=key, label=label, family=family, failing=failing, passing=passing, skills=skills,
                         tasks=self.dev, seen=seen, seed=self.config.seed + len(self.state.proposals),
-                        search=SearchCalls(self.env, runs=self.runs, run_id=self.run_id),
+                        search=SearchCalls(self.env, runs=self.runs, run_id=self.run_id, phase="shorten"),
                         mask=masker(self.env, [self.dev[e.task_id] for e in shown if e.task_id in self.dev]))
 
     def peers(self, batch: list[Task], family: str) -> list[Task]:

@@ -44,7 +44,7 @@ class Contrast:
     mask: Callable[[str], str]
     seed: int
     notes: list[str] = field(default_factory=list)  # what the sources want recorded in the run's notes
-    # The run's door to the environment for search (shortening an induced step): replayable actions only,
+    # The run's door to the environment for shortening an induced step: replayable actions only,
     # each call stored and counted. None: no search, the actions stay as the trace has them.
     search: SearchCalls | None = None
 
@@ -127,7 +127,7 @@ class InductionSource:
         induced = await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
                                library=contrast.skills, capacity=self.config.loop.capacity, group=contrast.label,
                                seed=self.config.seed,
-                               search=contrast.search.for_phase("shorten") if contrast.search else None)
+                               search=contrast.search)
         text = skill_text(induced)
         problem = self.env.check_skill(text) if text else None
         if problem is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -148,13 +149,12 @@ class OpenAICompatibleModel(Model):
 
     def _adapt(self, refusal: _Refused, *, schema_sent: bool, grammar_sent: bool) -> bool:
         """Step past what the server refused, in its own words; False when nothing is left to step to."""
-        words = refusal.text.lower()
-        if grammar_sent and not self.pinned_grammar_field and self.grammar_field and self.grammar_field in words:
+        if grammar_sent and not self.pinned_grammar_field and _names_any(refusal.text, [self.grammar_field or ""]):
             self._note(f"{self.base_url} refused the grammar field {self.grammar_field!r} ({refusal}); replies are "
                        "no longer constrained by the environment's grammar")
             self.grammar_field, self.supports_grammar = None, False
             return True
-        if schema_sent and not self.pinned_form and any(word in words for word in FORM_WORDS):
+        if schema_sent and not self.pinned_form and _names_any(refusal.text, FORM_WORDS):
             index = STRUCTURED_FORMS.index(self.structured_form)
             if index + 1 < len(STRUCTURED_FORMS):
                 refused, self.structured_form = self.structured_form, STRUCTURED_FORMS[index + 1]
@@ -164,18 +164,15 @@ class OpenAICompatibleModel(Model):
         return False
 
     def _refused_error(self, refusal: _Refused, *, schema_sent: bool) -> ModelError:
-        words = refusal.text.lower()
-        if schema_sent and any(word in words for word in FORM_WORDS):
+        if schema_sent and _names_any(refusal.text, FORM_WORDS):
             what = (f"the pinned structured_output: {self.structured_form}" if self.pinned_form
                     else "every structured-output form (json_schema, json_object, text)")
             return ModelUnavailable(f"{self.base_url} refused {what}: {refusal}. Set structured_output (json_schema, "
                                     "json_object or text) in this model's config to the form the server takes")
-        if self.grammar_field and self.grammar_field in words:
+        if self.grammar_field and _names_any(refusal.text, [self.grammar_field]):
             return ModelUnavailable(f"{self.base_url} refused the pinned grammar field {self.grammar_field!r}: {refusal}. "
                                     "Set grammar_field to the server's field, or null to send none")
-        if refusal.status >= 500:
-            return ModelUnavailable(f"{self.base_url}: {refusal} (gave up after {self.retries + 1} attempts)")
-        return ModelError(f"{self.base_url}: {refusal}")
+        return (ModelUnavailable if refusal.status >= 500 else ModelError)(f"{self.base_url}: {refusal}")
 
     def _note(self, line: str) -> None:
         if self.on_note is not None:
@@ -233,9 +230,9 @@ class OpenAICompatibleModel(Model):
         await self._client.aclose()
 
 
-def _names_any(text: str, words: list[str]) -> bool:
+def _names_any(text: str, words: Sequence[str]) -> bool:
     lowered = text.lower()
-    return any(word.lower() in lowered for word in words)
+    return any(word and word.lower() in lowered for word in words)
 
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}

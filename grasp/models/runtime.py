@@ -63,6 +63,11 @@ class ProbeResult:
     threads: int = 0
     failure: str | None = None  # None: the runtime generated its tokens
 
+    @classmethod
+    def from_fields(cls, fields: dict) -> ProbeResult:
+        """A result from what a child reported (or a verdict remembered): known fields only, never a failure."""
+        return cls(**{name: fields[name] for name in cls.__dataclass_fields__ if name in fields and name != "failure"})
+
     @property
     def ok(self) -> bool:
         return self.failure is None
@@ -130,14 +135,14 @@ def probe(gguf: Path, *, timeout_s: float, tokens: int = 8, threads: int | None 
                "--prompt-repeat", str(prompt_repeat)]
     if threads:
         command += ["--threads", str(threads)]
-    result = ProbeResult()
     try:
         child = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as expired:
-        _read_report(expired.stdout, result)
+        result = ProbeResult.from_fields(_reported(expired.stdout))
         result.failure = f"hung: no answer within {timeout_s:g} s (killed)"
         return result
-    report, _ = _read_report(child.stdout, result)
+    report = _reported(child.stdout)
+    result = ProbeResult.from_fields(report)
     if child.returncode < 0:
         result.failure = f"killed by {_signal_name(-child.returncode)}"
     elif child.returncode > 0 or "done" not in report:
@@ -153,7 +158,7 @@ def check_runtime(gguf: Path, *, timeout_s: float = 180.0, remember: bool = True
     key = verdict_key()
     verdicts = _read_verdicts()
     if remember and key in verdicts:
-        return _read_report(json.dumps(verdicts[key].get("result", {})), ProbeResult())[1]
+        return ProbeResult.from_fields(verdicts[key].get("result") or {})
     result = probe(gguf, timeout_s=timeout_s)
     if not result.ok:
         raise RuntimeBroken(broken_line(result))
@@ -169,8 +174,8 @@ def broken_line(result: ProbeResult) -> str:
             f"Rebuild it portably with: {rebuild_command()}")
 
 
-def _read_report(stdout: str | bytes | None, result: ProbeResult) -> tuple[dict, ProbeResult]:
-    """Fold the child's JSON lines into ``result``; a line cut off by a crash is skipped."""
+def _reported(stdout: str | bytes | None) -> dict:
+    """The child's JSON lines merged into one dict; a line cut off by a crash is skipped."""
     if isinstance(stdout, bytes):
         stdout = stdout.decode(errors="replace")
     seen: dict = {}
@@ -181,10 +186,7 @@ def _read_report(stdout: str | bytes | None, result: ProbeResult) -> tuple[dict,
             continue
         if isinstance(fields, dict):
             seen.update(fields)
-    for name in asdict(result):
-        if name in seen and name != "failure":
-            setattr(result, name, seen[name])
-    return seen, result
+    return seen
 
 
 def _signal_name(number: int) -> str:
