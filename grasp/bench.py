@@ -43,7 +43,7 @@ class MethodRow(BaseModel):
     wall_s: float = 0.0
     decisions: int = 0  # decisions judged on a probe
     probe_episodes: int = 0  # what the gate spent on them
-    exhaustive_episodes: int = 0  # what an exhaustive gate would have: (1 + K) x N, plus N per revision
+    exhaustive_episodes: int = 0  # what an exhaustive gate would have: (1 + K) x N
     curve: list[tuple[int, float]] = Field(default_factory=list)  # mean val accuracy per epoch
     strata: dict[str, list[float]] = Field(default_factory=dict)  # per stratum: sealed-test accuracy per seed
     paired_strata: list[dict[str, Paired]] = Field(default_factory=list)  # per seed, per stratum, vs no skills

@@ -75,7 +75,6 @@ class LoopConfig(BaseModel):
     skills_per_episode: int = 3
     proposal_temperature: float = 0.7
     proposal_tokens: int = Field(default=700, ge=64)  # a proposal cut off mid-JSON is lost: leave room
-    revise: bool = True
     # Where candidates come from (grasp/improve/sources.py): the comparative proposer (K = candidates),
     # grounded induction from a passing trace, and/or reflection notes (a memory baseline).
     sources: list[Literal["proposer", "induction", "reflection"]] = Field(
@@ -84,29 +83,24 @@ class LoopConfig(BaseModel):
     # The final library: the best on val after any epoch (the no-skill library competes; on a tie the
     # later library wins, since each of its edits passed the gate), or the last one (an ungated baseline).
     checkpoint: Literal["best-val", "last"] = "best-val"
-    repairs: int = Field(default=2, ge=0)  # rounds of repair from the environment's check_skill message
-    # Try each candidate on the batch failures it was built for before the gate; one that fixes none is
-    # rewritten from the outcomes (up to `trial_repairs` times), then refused at trial with no probe spent.
+    # The refine loop (grasp/improve/refine.py): each candidate is linted (the environment's check_skill and the
+    # core's checks) and, with `trial`, tried on the batch failures it was built for; the first complaint goes
+    # back to the writer, at most `refinements` times a candidate. One that still fails is refused with no probe spent.
     trial: bool = True
-    trial_repairs: int = Field(default=2, ge=0)
+    refinements: int = Field(default=2, ge=0)
     # Collapse recovery probes removing the newest skill only when a batch falls this far below what no
     # skills score on dev for the same families (a weak executor's no-skill accuracy may itself be ~0).
     collapse_margin: float = Field(default=0.3, gt=0, le=1)
 
 
 class ExploreConfig(BaseModel):
-    """Re-attempts of a batch's failing tasks at a higher temperature when a family has no pass."""
+    """Finding a pass when a family has none: a failing episode's rejected action amended from the environment's
+    answer, with no model (grasp/improve/amend.py), then finished by the executor."""
 
     model_config = ConfigDict(extra="forbid")
 
-    attempts: int = Field(default=4, ge=0)  # per decision; 0 turns exploration off
-    temperature: float = Field(default=0.6, ge=0)
-    # An exploring episode may take this many rounds more than the run's limit: time to recover from an
-    # error the environment explained. Only its accepted actions reach an induced skill.
-    extra_rounds: int = Field(default=1, ge=0)
-    # Before re-attempts: a failing episode's rejected action amended from the environment's answer, with no
-    # model (grasp/improve/amend.py); this many accepted amendments per failing task are finished by the
-    # executor, and up to amend_checks variants are tried on the environment to find them; 0 turns it off.
+    # This many accepted amendments per failing task are finished by the executor, and up to amend_checks
+    # variants are tried on the environment to find them; 0 turns it off.
     # Measured on both built-in environments (docs/results.md, 2026-12-03/04): the weather network's value
     # items 0/24 -> 24, 15, 15 of 24; FHIR without its help (grasp-bare) 0 -> 7/14, 6/13, 8/19 where it had
     # learned on one seed of three; FHIR with its help 7/14, 6/13, 8/19 (one item fewer on seed 1).

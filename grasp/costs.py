@@ -9,10 +9,10 @@ from .store.runs import Usage
 
 def role_prices(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Prices per role: the executor's, and the proposer's (the executor's when it has none) for the
-    proposer and classifier."""
+    proposer (the writer)."""
     executor = (config.get("executor") or {}).get("prices") or {}
     proposer = (config.get("proposer") or {}).get("prices") or executor
-    return {"executor": executor, "proposer": proposer, "classifier": proposer}
+    return {"executor": executor, "proposer": proposer}
 
 
 def usage_cost(usage: Usage, prices: dict[str, dict[str, float]]) -> float | None:

@@ -17,14 +17,12 @@ from .helpers import FakeOpenAI, serve
 
 
 def endpoint_script(*, body: str = "Reply CALC: <A> * <B> first, then ANSWER.", delay_s: float = 0.0):
-    """What the fake OpenAI endpoint answers: labels to the classifier, one skill to the proposer, a lesson
+    """What the fake OpenAI endpoint answers: one skill to the proposer, a lesson
     to the reflection source, and a wrong answer to the executor."""
 
     def answer(messages: list[dict]) -> str:
         time.sleep(delay_s)
         system = messages[0]["content"]
-        if "classify" in system:
-            return '{"labels": ["guessed"]}'
         if "coach" in system:
             return f"---\naction: ADD\nname: compute-first\ndescription: Use for product questions.\n---\n{body}\n"
         if "lessons" in system:
@@ -84,8 +82,7 @@ def test_improve_runs_a_custom_environment_named_as_module_and_class(tmp_path: P
     with serve(fake.app()) as url:
         config = tmp_path / "run.yaml"
         config.write_text(f"executor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
-                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n"
-                          "explore: {attempts: 0}\n")
+                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n")
         command = [sys.executable, "-c", "from grasp.cli import main; main()", "improve", "--config", str(config),
                    "--env", "environments.arithmetic:ArithmeticEnvironment"]
         result = subprocess.run(command, env={**os.environ, "GRASP_DB": str(db)}, capture_output=True, text=True,
@@ -107,8 +104,7 @@ def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) ->
     with serve(fake.app()) as url:
         config = tmp_path / "bench.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
-                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n"
-                          "explore: {attempts: 0}\n")
+                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n")
         command = [sys.executable, "-c", "from grasp.cli import main; main()", "bench", str(config),
                    "--methods", "grasp,memory", "--seeds", "2", "--out", str(tmp_path / "out")]
         result = subprocess.run(command, env={**os.environ, "GRASP_DB": str(db), "COLUMNS": "200"},

@@ -143,7 +143,9 @@ def test_a_short_improve_runs_through_the_server_and_records_the_form(server: st
     from environments.arithmetic import ArithmeticEnvironment
     from grasp.improve import improve
 
-    config = RunConfig(environment="arithmetic", loop=LoopConfig(epochs=1, batch_size=3, candidates=1),
+    # The reflection source asks for a structured lesson on every decision: the run meets the form question.
+    config = RunConfig(environment="arithmetic", loop=LoopConfig(epochs=1, batch_size=3, candidates=1,
+                                                                 sources=["reflection"]),
                        gate=GateConfig(probe_size=2), limits={"dev": 3, "val": 2, "test": 2}, max_rounds=2)
     model = load_model(ModelConfig(provider="openai", model="smollm2", base_url=server, max_tokens=24))
 

@@ -115,9 +115,9 @@ async def improve(
         return MeteredModel(inner, role=role, runs=runs, run_id=run_id, cache=cache)
 
     executor = metered(model, "executor")
-    writer = proposer or model.with_own_context()  # the proposer and classifier: one context apart from the executor's
-    improver = Improver(environment, executor, metered(writer, "proposer"),
-                        metered(writer, "classifier"), config, libraries, runs, run_id, library, state,
+    writer = proposer or model.with_own_context()  # the writer: one context apart from the executor's
+    improver = Improver(environment, executor, metered(writer, "proposer"), config, libraries, runs, run_id, library,
+                        state,
                         on_event=on_event, on_episode=on_episode, rule=rule, sources=sources, sealed_environment=sealed)
     try:
         await improver.run()

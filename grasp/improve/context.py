@@ -21,7 +21,6 @@ class RunContext:
     environment: Environment
     executor: Model
     proposer: Model
-    classifier: Model
     config: RunConfig
     runs: RunStore
     run_id: str

@@ -1,9 +1,9 @@
 """From a finished batch to the candidates of one decision.
 
-The loop hands over a batch's episodes; this module groups the failures (the classifier's labels),
-picks one group (of the family with the fewest decisions so far, the largest), finds a passing trace
-of its family (this batch, an earlier pass, or exploration now), asks every candidate source, drops
-duplicates, and tries each candidate on the batch failures it was built for (grasp/improve/trial.py).
+The loop hands over a batch's episodes; this module groups the failures by family, picks one (the
+family with the fewest decisions so far, the largest), finds a passing trace of it (this batch, an
+earlier pass, or an amended action now), asks every candidate source, drops duplicates, and refines
+each candidate against the batch failures it was built for (grasp/improve/refine.py).
 It also decides when the batch has collapsed far below what no skills score, from dev and probe
 outcomes only (val never feeds a candidate).
 """
@@ -20,14 +20,12 @@ from ..environment import Episode
 from ..skills import Skill
 from ..store.runs import RunStore
 from ..tasks import Task
-from .classifier import label_failures, label_key
 from .context import RunContext
-from .explore import explore as explore_for_pass
-from .explore import explore_amended
-from .explore import find_pass
+from .explore import explore_amended, find_pass
+from .lint import no_result_answers
 from .proposer import Candidate, masker
+from .refine import Refinement, Refiner
 from .sources import CandidateSource, Contrast
-from .trial import Trial
 
 RunEpisodes = Callable[[list[Task], dict[str, Skill], str, str], Awaitable[list[Episode]]]  # tasks, skills, phase, key
 Note = Callable[[str], None]
@@ -56,17 +54,17 @@ def without_duplicates(candidates: list[Candidate], seen: list[str]) -> list[Can
 
 
 def next_group(groups: dict[str, list[Episode]], turns: Counter[str]) -> tuple[str, list[Episode]]:
-    """The failure group a decision learns from: of the family with the fewest decisions so far, the largest
-    (ties by label). With one decision a batch, "largest first" alone can spend every decision on one family
+    """The family a decision learns from: the one with the fewest decisions so far, then the most failures
+    (ties by name). With one decision a batch, "largest first" alone can spend every decision on one family
     while another's failures wait (seen on the main job: two magnesium decisions, none for the lookup)."""
     return max(sorted(groups.items()), key=lambda item: (-turns[item[1][0].family], len(item[1])))
 
 
 class CandidateAssembly:
-    """One decision's candidates: contrast, sources, duplicates, trial."""
+    """One decision's candidates: contrast, sources, duplicates, refinement."""
 
     def __init__(self, context: RunContext, dev: list[Task], sources: list[CandidateSource], run: RunEpisodes) -> None:
-        self.env, self.executor, self.classifier = context.environment, context.executor, context.classifier
+        self.env, self.executor = context.environment, context.executor
         self.config, self.runs, self.run_id, self.state = context.config, context.runs, context.run_id, context.state
         self.dev = {task.id: task for task in dev}
         self.sources, self.run_phase, self.note, self.on_episode = sources, run, context.note, context.on_episode
@@ -75,9 +73,9 @@ class CandidateAssembly:
         async def trial(tasks: list[Task], skills: dict[str, Skill], key: str) -> list[Episode]:
             return await run(tasks, skills, "trial", key)
 
-        self.trial = Trial(context.environment, context.proposer, trial, rewrites=config.loop.trial_repairs,
-                           repairs=config.loop.repairs, capacity=config.loop.capacity, seed=config.seed,
-                           max_tokens=config.loop.proposal_tokens, everyone=dev)
+        self.refiner = Refiner(context.environment, context.proposer, trial, budget=config.loop.refinements,
+                               trial=config.loop.trial, capacity=config.loop.capacity, seed=config.seed,
+                               max_tokens=config.loop.proposal_tokens)
 
     def trivial_answer(self, task_id: str) -> list[Any] | None:
         """The environment's do-nothing answer for a dev task (None for a task outside dev)."""
@@ -109,19 +107,19 @@ class CandidateAssembly:
         candidates = [c for source in self.sources for c in await source.candidates(contrast)]
         self.state.notes.extend(contrast.notes)
         candidates = without_duplicates(candidates, contrast.seen)
-        if not self.config.loop.trial:
-            return candidates
-        trial_tasks = [self.dev[e.task_id] for e in contrast.failing if e.task_id in self.dev]
-        forbidden = set().union(*(self.env.forbidden_values(self.dev[i]) for i in contrast.seen if i in self.dev))
-        tried = []
+        seen = [self.dev[i] for i in contrast.seen if i in self.dev]
+        tasks = [self.dev[e.task_id] for e in contrast.failing if e.task_id in self.dev]
+        on = Refinement(key=key, tasks=tasks, skills=skills, family=contrast.family, mask=contrast.mask,
+                        forbidden=set().union(*(self.env.forbidden_values(t) for t in seen + tasks)),
+                        none_answers=no_result_answers(self.env, seen, list(self.dev.values())))
+        refined = []
         for index, candidate in enumerate(candidates):
-            result = await self.trial.judge(key, index, candidate, trial_tasks, skills, family=contrast.family,
-                                            mask=contrast.mask, forbidden=forbidden)
+            result = await self.refiner.refine(index, candidate, on)
             if candidate.edit is not None:
                 self.note(f"{key}: candidate {index} ({candidate.origin}): "
-                          f"{result.refusal if result.edit is None else result.trial}")
-            tried.append(result)
-        return tried
+                          f"{result.refusal if result.edit is None else result.trial or 'passed its critics'}")
+            refined.append(result)
+        return refined
 
     def turns_taken(self) -> Counter[str]:
         """How many decisions of this run so far were built from each family's traces."""
@@ -135,20 +133,14 @@ class CandidateAssembly:
         failures = [e for e in episodes if not e.passed and e.error is None]
         if not failures:
             return None
-        labels, notes = await label_failures(self.classifier, failures, self.state.labels)
-        self.state.labels.update(labels)
-        self.state.notes.extend(f"{key}: {note}" for note in notes)
         groups: dict[str, list[Episode]] = defaultdict(list)
         for episode in failures:
-            groups[self.state.labels[label_key(episode)]].append(episode)
-        label, failing = next_group(groups, self.turns_taken())
-        family = failing[0].family
-        failing = [e for e in failures if e.family == family]  # one family's traces for one family's skill
-        failing.sort(key=lambda e: self.state.labels[label_key(e)] != label)  # the chosen group's first
+            groups[episode.family].append(episode)
+        family, failing = next_group(groups, self.turns_taken())
         passing = await self.passing(key, batch, episodes, family, skills)
         shown = failing[:2] + passing[:1]
         seen = sorted({e.task_id for e in shown})
-        return Contrast(key=key, label=label, family=family, failing=failing, passing=passing, skills=skills,
+        return Contrast(key=key, label=family, family=family, failing=failing, passing=passing, skills=skills,
                         tasks=self.dev, seen=seen, seed=self.config.seed + len(self.state.proposals),
                         search=SearchCalls(self.env, runs=self.runs, run_id=self.run_id, phase="shorten"),
                         mask=masker(self.env, [self.dev[e.task_id] for e in shown if e.task_id in self.dev]))
@@ -164,7 +156,7 @@ class CandidateAssembly:
 
     async def passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
                       skills: dict[str, Skill]) -> list[Episode]:
-        """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or exploration now."""
+        """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or an amended action now."""
         found = find_pass(episodes, family, self.runs, self.run_id, trivial=self.trivial_answer)
         explore = self.config.explore
         if found:
@@ -181,16 +173,4 @@ class CandidateAssembly:
                       f"{'found a pass' if amended else 'found no pass'}")
             if amended:
                 return [amended]
-        if not explore.attempts:
-            return []
-        failing = [t for t, _ in failing_pairs]
-        self.note(f"{key}: no passing {family} trace yet; exploring "
-                  f"(up to {explore.attempts} attempt(s) at temperature {explore.temperature:g})")
-        explored = await explore_for_pass(
-            self.env, self.executor, failing, skills, attempts=explore.attempts, temperature=explore.temperature,
-            seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
-            skills_per_episode=self.config.loop.skills_per_episode,
-            max_rounds=(self.config.max_rounds or self.env.max_rounds) + explore.extra_rounds,
-            notice=self.config.last_round_notice, on_episode=self.on_episode)
-        self.note(f"{key}: exploration {'found a pass' if explored else 'found no pass'}")
-        return [explored] if explored else []
+        return []

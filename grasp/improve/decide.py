@@ -25,7 +25,6 @@ class Judged(BaseModel):
     accepted: bool
     reason: str
     episodes: list[Episode | None] = Field(default_factory=list, exclude=True)  # the candidate's probe runs
-    probe: list[str] | None = None  # the items it was judged on, when not the decision's own probe
 
 
 class GateRunner:

@@ -1,21 +1,17 @@
-"""Exploration: when a failing family has no passing trace, look for one.
+"""Finding a pass: when a failing family has no passing trace, amend one of its rejected actions.
 
-A weak executor may fail every task of a family at temperature 0, and then the
-proposer has no request that worked to learn from. A few re-attempts of the
-batch's own failing tasks at a higher temperature (seeded per attempt, stored
-under their own keys as phase ``explore``, so a resumed run never re-runs one)
-often find a success, which becomes the contrast trace and the source of an
-induced skill. Only tasks of the current batch are re-attempted: the probe
-never draws from the batch, so exploration never touches probe, val or test.
+A weak executor may fail every task of a family, and then nothing it did is worth learning from. The
+failing episode's rejected action, amended from what the environment said about it (``grasp.improve.amend``,
+no model), opens a fresh episode that the executor finishes (phase ``explore``, stored under its own key, so
+a resumed run never re-runs one). Only tasks of the current batch are amended, and peers are training tasks:
+the probe never draws from either, so this never touches probe, val or test.
 
-Before any of that, and with no model: the failing episode's rejected action amended from what the
-environment said about it (``grasp.improve.amend``), which the executor then finishes. An executor
-that never sends a request the environment accepts, at any temperature, still gets to read one result.
+Re-attempts at a higher temperature were tried before amendment and removed: they found a pass in 1 of 27
+dev decisions.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,41 +25,6 @@ from ..agent.search import SearchCalls
 from .amend import amend
 from .proposer import abstractor
 from .traces import first_rejection
-
-
-def stable_seed(text: str) -> int:
-    """A seed from a string, the same in every process (unlike ``hash``)."""
-    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-
-
-async def explore(
-    environment: Environment,
-    model: Model,
-    failing: Sequence[Task],
-    skills: dict[str, Skill],
-    *,
-    attempts: int,
-    temperature: float,
-    seed: str,
-    runs: RunStore,
-    run_id: str,
-    skills_per_episode: int,
-    max_rounds: int | None,
-    notice: str | None = None,
-    on_episode: Callable[[Episode], None] | None = None,
-) -> Episode | None:
-    """Re-attempt ``failing`` in turn until one passes or ``attempts`` are spent; the pass, or None."""
-    tasks = sorted(failing, key=lambda task: task.id)
-    for attempt in range(attempts if tasks else 0):
-        task = tasks[attempt % len(tasks)]
-        [episode] = await run_tasks(
-            environment, model, [task], skills, phase="explore", key_prefix=f"explore:{seed}:a{attempt}", runs=runs,
-            run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, temperature=temperature,
-            seed=stable_seed(f"{seed}:{attempt}"), notice=notice, on_episode=on_episode,
-        )
-        if episode is not None and episode.passed:
-            return episode
-    return None
 
 
 async def explore_amended(

@@ -26,7 +26,6 @@ from .contrast import CandidateAssembly
 from .decide import GateRunner, Judged, best, evidence_for
 from .probe import SAMPLERS
 from .proposer import Candidate
-from .revision import Reviser
 from .sampling import balanced_sample, run_tasks_of
 from .sealed import SealedSplit, sealed_test
 from .rules import AcceptanceRule, rule_from
@@ -37,12 +36,12 @@ Event = Callable[[str, dict], None]
 
 
 class Improver:
-    def __init__(self, environment: Environment, executor: Model, proposer: Model, classifier: Model,
+    def __init__(self, environment: Environment, executor: Model, proposer: Model,
                  config: RunConfig, libraries: LibraryStore, runs: RunStore, run_id: str, library: str,
                  state: RunState, *, on_event: Event | None = None,
                  on_episode: Callable[[Episode], None] | None = None, rule: AcceptanceRule | None = None,
                  sources: list[CandidateSource] | None = None, sealed_environment: Environment | None = None) -> None:
-        self.env, self.executor, self.proposer, self.classifier = environment, executor, proposer, classifier
+        self.env, self.executor, self.proposer = environment, executor, proposer
         # Where the sealed test is drawn from and run: a held-out world (Environment.held_out), else the same one.
         self.sealed_env = sealed_environment or environment
         self.config, self.libraries, self.runs, self.run_id, self.library = config, libraries, runs, run_id, library
@@ -58,7 +57,6 @@ class Improver:
                                early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
                                max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.last_round_notice,
                                on_episode=on_episode)
-        self.reviser = Reviser(environment, proposer, config, self.gate)
         self.dev, self.val, test = (run_tasks_of(split, where, config, state, run_id) for split, where in
                                     (("dev", environment), ("val", environment), ("test", self.sealed_env)))
         self.dev_by_id = {task.id: task for task in self.dev}
@@ -67,7 +65,7 @@ class Improver:
         async def run(tasks: list[Task], skills: dict[str, Skill], phase: str, prefix: str) -> list[Episode]:
             return await self._run(tasks, skills, phase=phase, prefix=prefix)
 
-        context = RunContext(environment, executor, proposer, classifier, config, runs, run_id, state,
+        context = RunContext(environment, executor, proposer, config, runs, run_id, state,
                              note=lambda text: self.emit("note", {"text": text}), on_episode=on_episode)
         self.assembly = CandidateAssembly(context, self.dev, self.sources, run)
 
@@ -196,20 +194,6 @@ class Improver:
         for _, candidate in valid:
             judged.append(await self.gate.judge(probe, baseline, head.skills, candidate.edit))
         winner = best(judged)
-        if winner is not None and winner.tally and winner.tally.regressions and self.config.loop.revise:
-            async def fresh_probe(shown: set[str]) -> list[Task]:
-                return await self._probe(f"{key}:revision", exclude | shown, head.skills, focus)
-
-            revised = await self.reviser.revise(key, probe, head.skills, winner, self.state, self.save, fresh_probe)
-            if revised is not None:
-                origin = candidates[valid[judged.index(winner)][0]].origin
-                shown = self.state.proposals[f"{key}:revision"][0].get("seen", [])
-                candidates.append(Candidate(edit=revised.edit, group="revision", origin="revision",
-                                            seen=sorted({*valid[judged.index(winner)][1].seen, *shown}), refusal=None))
-                valid.append((len(candidates) - 1, candidates[-1]))
-                judged.append(revised)
-                winner = revised
-                self.state.notes.append(f"{key}: the revision of a {origin} candidate won")
         for (index, candidate), result in zip(valid, judged, strict=True):
             if result is winner:
                 self._record(key, index, candidate, head, decided, judged=result, accepted=True, probe=probe)
@@ -239,9 +223,7 @@ class Improver:
         """The one path every decision takes: stored with its run, once (a resume skips it), announced."""
         models = {"executor": self.executor.id, "proposer": self.proposer.id}
         extra = {"decision": key, "candidate": index, "group": candidate.group, "seen": candidate.seen}
-        if judged is not None and judged.probe is not None:  # judged on a probe of its own (a revision)
-            extra["probe"] = judged.probe
-        elif probe is not None:
+        if probe is not None:
             extra["probe"] = [task.id for task in probe]
         if accepted and judged is not None:
             evidence = evidence_for(judged, self.rule, accepted=True, reason=judged.reason, models=models, extra=extra)

@@ -1,6 +1,6 @@
 """Named methods: GRASP and the baselines it is compared with, each a combination of strategies.
 
-A method is a set of config changes (candidate sources, acceptance rule, revision, checkpoint), so an
+A method is a set of config changes (candidate sources, acceptance rule, trial, checkpoint), so an
 ablation is one more entry here and never a new branch in the loop. Every method's result is an
 ordinary stored run whose final library is a library version: log, diff, export and eval work on it.
 """
@@ -13,7 +13,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 
 METHODS: dict[str, dict[str, Any]] = {
-    # GRASP as configured: induction and the proposer, the gate, revision, best-val checkpoint.
+    # GRASP as configured: induction and the proposer, the refine loop, the gate, best-val checkpoint.
     "grasp": {},
     # GRASP on its own: the same loop with the environment's hand-written help to the learner off (no
     # check_skill / mend_skill, the generic proposer brief, no placeholder notes; grasp/unaided.py), so that a
@@ -25,17 +25,16 @@ METHODS: dict[str, dict[str, Any]] = {
     # The paper's ablations: no gate, one or four proposals (four are still ranked on the probe). The
     # baselines take their candidates as proposed: no trial on the batch (a step of grasp's own).
     "ungated-k1": {"gate": {"rule": "accept-all"},
-                   "loop": {"sources": ["proposer"], "candidates": 1, "revise": False, "checkpoint": "last",
+                   "loop": {"sources": ["proposer"], "candidates": 1, "checkpoint": "last",
                             "trial": False}},
     "ungated-k4": {"gate": {"rule": "accept-all"},
-                   "loop": {"sources": ["proposer"], "candidates": 4, "revise": False, "checkpoint": "last",
+                   "loop": {"sources": ["proposer"], "candidates": 4, "checkpoint": "last",
                             "trial": False}},
     # Reflexion / ExpeL-style memory: a lesson per batch appended to one notes skill, ungated, oldest out.
-    "memory": {"gate": {"rule": "accept-all"}, "explore": {"attempts": 0},
-               "loop": {"sources": ["reflection"], "revise": False, "checkpoint": "last", "trial": False}},
+    "memory": {"gate": {"rule": "accept-all"}, "loop": {"sources": ["reflection"], "checkpoint": "last", "trial": False}},
     # Agent Workflow Memory: workflows induced from passing traces, kept without a gate.
     "awm": {"gate": {"rule": "accept-all"},
-            "loop": {"sources": ["induction"], "revise": False, "checkpoint": "last", "trial": False}},
+            "loop": {"sources": ["induction"], "checkpoint": "last", "trial": False}},
     # Other acceptance rules on GRASP's candidates: SkillOpt's strict improvement, cap-evolve's k x SE.
     "strict": {"gate": {"rule": "strict"}},
     "paired-se": {"gate": {"rule": "paired-se"}},

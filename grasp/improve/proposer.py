@@ -32,7 +32,7 @@ class Candidate(BaseModel):
     edit: Edit | None
     refusal: str | None = None
     group: str = ""
-    origin: str = "proposer"  # proposer | induced | repaired | trial-repaired | revision | recovery
+    origin: str = "proposer"  # proposer | induced | refined | recovery | reflection
     trial: str | None = None  # what it fixed on its batch at trial, when it was tried
     seen: list[str] = Field(default_factory=list)  # task ids whose traces produced it: never in its probe
 
@@ -249,16 +249,3 @@ def similar_skill(library: dict[str, Skill], family: str, description: str) -> s
     said = words(description)
     same = sorted(name for name, skill in library.items() if family in skill.tags and words(skill.description) & said)
     return same[0] if same else None
-
-
-def revision_prompt(skill: Skill, broken: list[Episode], fixed: list[Episode],
-                    mask: Callable[[str], str] = lambda text: text) -> list[dict[str, str]]:
-    """Ask for a narrower version of ``skill`` that keeps its fixes and stops breaking ``broken``."""
-    parts = [f"BROKEN by the skill (passed before it):\n{mask(compress(e, limit=700))}" for e in broken[:2]]
-    parts += [f"FIXED by the skill:\n{mask(compress(e, limit=700))}" for e in fixed[:1]]
-    user = (f"This skill was accepted on probation but broke some tasks that passed without it.\n\n"
-            f"Skill {skill.name}: {skill.description}\n{skill.body}\n\n" + "\n\n".join(parts)
-            + "\n\nRewrite it more narrowly (same name, action MODIFY) so it keeps the fixes and stops the breakage. "
-              f"Use <PLACEHOLDERS> for the task's values, never real values. {FORMAT}")
-    return [{"role": "system", "content": "You revise skills for an agent: short Markdown how-tos."},
-            {"role": "user", "content": user}]

@@ -24,8 +24,7 @@ from ..skills import Skill
 from ..tasks import Task
 from .examples import worked_example
 from .induction import induce
-from .proposer import Candidate, Proposal, build_prompt, placeholder_notes, propose, to_candidate
-from .repair import checked, no_result_answers, skill_text
+from .proposer import Candidate, build_prompt, placeholder_notes, propose, to_candidate
 from .traces import compress
 
 
@@ -57,8 +56,7 @@ class CandidateSource(Protocol):
 
 
 class ProposerSource:
-    """GRASP's comparative proposer: K drafts from failing traces next to a passing one, each checked
-    by the environment and repaired from its words."""
+    """GRASP's comparative proposer: K drafts from failing traces next to a passing one."""
 
     name = "proposer"
 
@@ -91,25 +89,10 @@ class ProposerSource:
                                      max_tokens=self.config.loop.proposal_tokens)
         forbidden = set().union(*(self.env.forbidden_values(contrast.tasks[i]) for i in contrast.seen
                                   if i in contrast.tasks))
-
-        def validate(reply: Proposal | str) -> Candidate:
-            return to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
-                                family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask,
-                                notes=self.env.variable_notes())
-
-        seen = [contrast.tasks[i] for i in contrast.seen if i in contrast.tasks]
-        known = {name for task in seen for name in task.variables}
-        none_answers = no_result_answers(self.env, seen, list(contrast.tasks.values()))
-        results = []
-        for proposal in proposals:
-            result = await checked(validate(proposal), proposal, prompt, environment=self.env, proposer=self.proposer,
-                                   validate=validate, repairs=self.config.loop.repairs, seed=self.config.seed,
-                                   max_tokens=self.config.loop.proposal_tokens, known=known,
-                                   none_answers=none_answers)
-            if result.origin == "repaired":
-                contrast.notes.append(f"repaired a skill the environment would reject ({result.edit.summary()})")
-            results.append(result)
-        return results
+        # Each draft as written; the refine loop (grasp/improve/refine.py) mends, lints, tries and rewrites it.
+        return [to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
+                             family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask,
+                             notes=self.env.variable_notes()) for reply in proposals]
 
 
 class InductionSource:
@@ -124,16 +107,9 @@ class InductionSource:
         if not contrast.passing or contrast.passing[0].task_id not in contrast.tasks:
             return []
         passing = contrast.passing[0]
-        induced = await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
-                               library=contrast.skills, capacity=self.config.loop.capacity, group=contrast.label,
-                               seed=self.config.seed,
-                               search=contrast.search)
-        text = skill_text(induced)
-        problem = self.env.check_skill(text) if text else None
-        if problem is None:
-            return [induced]
-        return [induced.model_copy(update={"edit": None,
-                                           "refusal": f"the environment rejects its request: {problem[:200]}"})]
+        return [await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
+                             library=contrast.skills, capacity=self.config.loop.capacity, group=contrast.label,
+                             seed=self.config.seed, search=contrast.search)]
 
 
 class Lesson(BaseModel):

@@ -1,4 +1,4 @@
-"""Compact views of episodes for the classifier and proposer prompts, within a character budget."""
+"""Compact views of episodes for the writer's prompts, within a character budget."""
 
 from __future__ import annotations
 

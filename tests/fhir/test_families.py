@@ -354,7 +354,7 @@ def test_a_rejection_names_no_placeholder_the_skill_did_not_write(env, request_:
 def test_a_skill_that_gives_another_familys_no_result_answer_is_named(env) -> None:
     """A lookup skill answering -1 (copied from a lab example) breaks every "Patient not found" item; the core
     tells it from the environment's trivial answers, whatever the domain."""
-    from grasp.improve.repair import foreign_none_answer, no_result_answers
+    from grasp.improve.lint import foreign_none_answer, no_result_answers
 
     everyone = env.tasks("dev")
     lookups = [task for task in everyone if task.family == "patient_lookup"]

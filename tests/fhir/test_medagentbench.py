@@ -161,7 +161,7 @@ def test_medagentbench_wording_declares_the_names_codes_readings_and_the_tasks_o
 
 def test_a_drafted_name_search_on_medagentbench_wording_keeps_its_filters() -> None:
     """The core drops a filter whose value no variable declares; declared names and codes survive it."""
-    from grasp.improve.repair import without_unknown_parameters
+    from grasp.improve.lint import without_unknown_parameters
 
     lookup, magnesium = _wording()["task1_1"], _wording()["task4_1"]
     search = "GET Patient?given=<GIVEN>&family=<FAMILY>&birthdate=<BIRTHDATE>"

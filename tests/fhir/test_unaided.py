@@ -55,8 +55,6 @@ def learned_text(env: FhirEnvironment, tmp_path: Path, *, help_on: bool) -> tupl
     prompts: list[str] = []
 
     def propose(messages: list[dict[str, str]]) -> str:
-        if "classify" in messages[0]["content"]:
-            return json.dumps({"labels": ["wrong_answer"] * 8})
         prompts.append(messages[-1]["content"])
         return DRAFT
 
@@ -66,7 +64,7 @@ def learned_text(env: FhirEnvironment, tmp_path: Path, *, help_on: bool) -> tupl
     config = RunConfig(environment="fhir", seed=0, families=["latest_glucose"], limits={"dev": 8, "val": 0, "test": 2},
                        max_rounds=2, environment_help=help_on, reference=False, sealed_world=31,
                        loop=LoopConfig(epochs=1, batch_size=3, candidates=1, sources=["proposer"], trial=False,
-                                       repairs=0),
+                                       refinements=0),
                        gate=GateConfig(probe_size=2))
     result = asyncio.run(improve(env, ScriptedModel(finish_none, name="scripted-none"), config,
                                  db=tmp_path / f"help-{help_on}.db", proposer=ScriptedModel(propose, name="scripted-draft")))

@@ -55,23 +55,21 @@ def test_a_malformed_write_body_is_sent_back_with_the_servers_field_and_never_co
     proposer_prompts: list[str] = []
 
     def propose(messages: list[dict[str, str]]) -> str:
-        if "classify" in messages[0]["content"]:
-            return json.dumps({"labels": ["wrong_value"] * 8})
         proposer_prompts.append(messages[-1]["content"])
-        # the first draft puts an object where FHIR wants a list; the repair follows the server's words
+        # the first draft puts an object where FHIR wants a list; the rewrite follows the server's words
         return draft(LIST_CATEGORY if SERVER_WORDS in messages[-1]["content"] else OBJECT_CATEGORY)
 
     config = RunConfig(environment="fhir", seed=0, families=["record_bp"], limits={"dev": 6, "val": 0, "test": 2},
                        max_rounds=2, reference=False, sealed_world=31,
                        loop=LoopConfig(epochs=1, batch_size=4, candidates=1, sources=["proposer"], trial=False,
-                                       repairs=1),
+                                       refinements=1),
                        gate=GateConfig(probe_size=2, probe_pool=2))
     db = tmp_path / "writes.db"
     result = asyncio.run(improve(env, ScriptedModel(follow_or_guess, name="scripted-follower"), config, db=db,
                                  proposer=ScriptedModel(propose, name="scripted-draft")))
 
-    assert len(proposer_prompts) == 2 and SERVER_WORDS in proposer_prompts[1]  # the repair got the server's field
+    assert len(proposer_prompts) == 2 and SERVER_WORDS in proposer_prompts[1]  # the rewrite request carried the server's field
     decisions = LibraryStore(db).decisions(result.run_id)
     committed = [d.edit.skill.body for d in decisions if d.evidence.accepted and d.edit and d.edit.skill]
-    assert committed and all('"category": [' in body for body in committed)  # the repaired body, never the first
+    assert committed and all('"category": [' in body for body in committed)  # the rewritten body, never the first
     assert not any('"category": {' in body for body in committed)

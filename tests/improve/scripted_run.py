@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import sys
 
@@ -63,9 +62,6 @@ def proposer(proposals: list[str], *, by_seed: int | None = None) -> ScriptedMod
     fallback = proposal("be-careful", "Use always: be careful.", "Be careful and check your work twice.")
 
     def reply(messages: list[dict[str, str]]) -> str:
-        if "classify" in messages[0]["content"]:
-            count = int(re.search(r"Give exactly (\d+) labels", messages[-1]["content"]).group(1))
-            return json.dumps({"labels": ["guessed_product"] * count})
         if by_seed is not None:
             index = (model.options[-1].get("seed") or 0) - by_seed
             return proposals[index] if 0 <= index < len(proposals) else fallback
@@ -77,8 +73,8 @@ def proposer(proposals: list[str], *, by_seed: int | None = None) -> ScriptedMod
 
 def config(**loop: object) -> RunConfig:
     gate = loop.pop("gate", {})
-    # These runs test the gate on exactly the proposals scripted here: no trial on the batch, whose repairs
-    # would draw on the same replay queue (tests/improve/test_trial.py tests the trial).
+    # These runs test the gate on exactly the proposals scripted here: no trial on the batch, whose rewrites
+    # would draw on the same replay queue (tests/improve/test_refine.py tests the refine loop).
     return RunConfig(environment="arithmetic", seed=3,
                      loop=LoopConfig(**{"epochs": 1, "batch_size": 6, "candidates": 1, "trial": False, **loop}),
                      gate=GateConfig(**{"probe_size": 6, **gate}))

@@ -1,4 +1,4 @@
-"""The proposer's worked example comes from the run, and a rewrite at trial reads what the environment said."""
+"""The proposer's worked example comes from the run, and a rewrite after a trial reads what the environment said."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from grasp.environment import Episode, ProposerBrief
 from grasp.improve.drafts import parse_draft
 from grasp.improve.examples import worked_example
 from grasp.improve.proposer import Candidate
-from grasp.improve.trial import Trial
 from grasp.models import ScriptedModel
 from grasp.skills import Skill
 
 from .scripted_run import proposal
-from .test_trial import calc_pass
+from .test_refine import calc_pass, refine_once
 
 SUMS = Skill(name="add-in-one-go", description="Use when asked for a sum.", body="1. ANSWER: <A> + <B>", tags=["sum"])
 PRODUCTS = Skill(name="calc-products", description="Use when asked for a product.",
@@ -74,11 +73,9 @@ def test_a_rewrite_at_trial_shows_the_environments_whole_rejection_and_an_accept
     candidate = Candidate(edit=Edit(kind=EditKind.ADD, skill=Skill(
         name="find-station", description="Use when asked for a station's id.", body="1. GET stations?city=<CITY>",
         tags=["station_id"])), group="g")
-    trial = Trial(environment, ScriptedModel(reply, name="scripted-proposer"), run, rewrites=1, repairs=0,
-                  capacity=4, seed=0, max_tokens=300)
-    judged = asyncio.run(trial.judge("k", 0, candidate, [task], {"latest-reading": accepted}, family="station_id",
-                                     mask=lambda text: text.replace(task.variables["CITY"], "<CITY>"),
-                                     forbidden=set()))
+    judged = refine_once(environment, ScriptedModel(reply, name="scripted-writer"), run, candidate, task,
+                         {"latest-reading": accepted}, budget=1,
+                         mask=lambda text: text.replace(task.variables["CITY"], "<CITY>"))
     assert judged.edit is None and "fixed none" in judged.refusal  # the scripted run never passes
     [repair] = prompts
     said = repair.split("What the environment answered to the steps it did not accept", 1)[1]

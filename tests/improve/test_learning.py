@@ -1,4 +1,4 @@
-"""Issue 8 with scripted models: exploration, induction, repair, and a proposer that knows no domain."""
+"""Scripted models: the lint and its mends, rewrites from the environment's words, a proposer that knows no domain."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
-from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig
+from grasp.config import GateConfig, LoopConfig, RunConfig
 from grasp.environment import ProposerBrief
 from grasp.improve import improve
-from grasp.improve.repair import unknown_placeholders
+from grasp.improve.lint import unknown_placeholders
 from grasp.models import ScriptedModel
 from grasp.store import Database, LibraryStore
 from grasp.store.runs import RunStore
@@ -21,84 +21,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def lucky_executor() -> ScriptedModel:
-    """Fails products at temperature 0 unless a skill shows the CALC step; at a higher temperature it
-    sometimes computes first (every other sampled attempt), as a weak model exploring would."""
-    attempts = {"n": 0}
+    """Fails products unless a skill shows the CALC step; sums are always right."""
 
     def reply(messages: list[dict[str, str]]) -> str:
         question = messages[1]["content"].split("What is ")[1].rstrip("?")
-        hot = (model.options[-1].get("temperature") or 0) > 0
         if len(messages) > 2:  # the CALC result came back
             return f"ANSWER: {messages[-1]['content']}"
         if "*" not in question:
             return f"ANSWER: {safe_eval(question)}"
         if "CALC: <A> * <B>" in messages[0]["content"] or "CALC: <A> + <B> * <C>" in messages[0]["content"]:
             return f"CALC: {question}"
-        if hot:
-            attempts["n"] += 1
-            if attempts["n"] % 2 == 0:
-                return f"CALC: {question}"
         return "ANSWER: 0"
 
-    model = ScriptedModel(reply, name="lucky-executor")
-    return model
+    return ScriptedModel(reply, name="lucky-executor")
 
 
 def run_config(**updates: object) -> RunConfig:
     base = RunConfig(environment="arithmetic", seed=5,
                      loop=LoopConfig(epochs=1, batch_size=6, candidates=1, capacity=4),
-                     gate=GateConfig(probe_size=6), explore=ExploreConfig(attempts=4, temperature=0.9))
+                     gate=GateConfig(probe_size=6))
     return base.model_copy(update=updates)
-
-
-def test_exploration_finds_a_pass_that_induction_turns_into_an_accepted_skill(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
-    environment = ArithmeticEnvironment(seed=2, per_split=18)
-    useless = [proposal(f"be-careful-{i}", f"Use always, variant {i}.", "Be careful and check twice.") for i in range(9)]
-    executor = lucky_executor()
-    result = asyncio.run(improve(environment, executor, run_config(), db=db, proposer=proposer(useless),
-                                 run_id="r1"))
-    runs = RunStore(Database(db))
-    explored = runs.episodes("r1", phase="explore")
-    assert explored and any(e.passed for e in explored)
-    # Counted from the model's side: each exploring episode's calls share one sampling seed at 0.9.
-    sampled = {options["seed"] for options in executor.options if options.get("temperature") == 0.9}
-    assert result.counts.explore_episodes == len(sampled) == len(explored)
-    assert result.counts.accepted_by_origin.get("induced", 0) >= 1
-    induced = [d for d in LibraryStore(db).decisions("r1", run_id="r1") if d.origin == "induced" and d.result_version]
-    body = induced[0].edit.skill.body
-    assert "CALC: <A> * <B>" in body or "CALC: <A> + <B> * <C>" in body
-    assert "ANSWER: <VALUE>" in body
-
-
-def test_exploration_never_runs_a_probe_val_or_test_task(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
-    environment = ArithmeticEnvironment(seed=2, per_split=18)
-    result = asyncio.run(improve(environment, lucky_executor(), run_config(), db=db, proposer=proposer([]),
-                                 run_id="r1"))
-    runs = RunStore(Database(db))
-    explored = {e.task_id for e in runs.episodes("r1", phase="explore")}
-    assert explored
-    held_out = {t.id for split in ("val", "test") for t in environment.tasks(split)}
-    decisions = LibraryStore(db).decisions("r1", run_id="r1")
-    assert not explored & held_out and not explored & set(result.state.probe_pool)
-    judged = [d for d in decisions if d.evidence.extra.get("probe")]
-    assert judged  # a probe was drawn, so the exclusion below was put to the test
-    for decision in judged:  # a decision's probe never holds a task explored for that decision
-        key = decision.evidence.extra["decision"]
-        explored_here = {e.task_id for e in runs.episodes("r1", phase="explore", key_prefix=f"explore:5:{key}:")}
-        assert not explored_here & set(decision.evidence.extra["probe"])
-    assert any(runs.episodes("r1", phase="explore", key_prefix=f"explore:5:{d.evidence.extra['decision']}:")
-               for d in judged)
-    for decision in LibraryStore(db).decisions("r1", run_id="r1"):  # no trace a candidate came from judges it
-        assert not set(decision.evidence.extra.get("seen", [])) & set(decision.evidence.extra.get("probe", []))
-
-
-def test_exploration_off_runs_no_extra_episode(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
-    asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(),
-                        run_config(explore=ExploreConfig(attempts=0)), db=db, proposer=proposer([]), run_id="r1"))
-    assert RunStore(Database(db)).count_episodes("r1", phase="explore") == 0
 
 
 class PickyEnvironment(ArithmeticEnvironment):
@@ -113,58 +55,54 @@ def _proposer_log(replies: list[str]) -> tuple[ScriptedModel, list[list[dict[str
     inner = proposer(replies)
 
     async def reply(messages: list[dict[str, str]]) -> str:
-        if "classify" not in messages[0]["content"]:
-            seen.append(messages)
+        seen.append(messages)
         return (await inner.chat(messages)).text
 
     return ScriptedModel(reply, name="logged-proposer"), seen
 
 
-def test_a_repair_that_repeats_the_mistake_is_refused_at_once(tmp_path: Path) -> None:
+def test_a_rewrite_that_repeats_the_mistake_is_refused_at_once(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
     model, calls = _proposer_log([wrong, wrong, wrong, wrong])
-    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       sources=["proposer"], repairs=2))
+    cfg = run_config(loop=LoopConfig(epochs=1, batch_size=18, candidates=1, sources=["proposer"], refinements=2))
     asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db, proposer=model,
                         run_id="r1"))
     refusals = [d.evidence.reason for d in LibraryStore(db).decisions("r1", run_id="r1")]
-    assert any("repair 1 repeats the mistake the environment named" in reason for reason in refusals)
-    assert len(calls) == 2  # the proposal and one repair, not a second one
+    assert any("rewrite 1 repeats the mistake the environment named" in reason for reason in refusals)
+    assert len(calls) == 2  # the proposal and one rewrite, not a second one
     assert "the action is spelled 'CALC:'" in calls[1][-1]["content"]  # the environment's words went back
 
 
-def test_a_repair_that_follows_the_environment_is_judged_as_repaired(tmp_path: Path) -> None:
+def test_a_rewrite_that_follows_the_environment_is_judged_as_refined(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
-    # A small model often answers a repair as a MODIFY of the skill it just wrote: the edit stays an ADD.
+    # A small model often answers a rewrite request as a MODIFY of the skill it just wrote: the edit stays an ADD.
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.",
                      action="MODIFY")
     model, _ = _proposer_log([wrong, right])
-    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       sources=["proposer"], repairs=2))
+    cfg = run_config(loop=LoopConfig(epochs=1, batch_size=18, candidates=1, sources=["proposer"], refinements=2))
     result = asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db,
                                  proposer=model, run_id="r1"))
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert result.counts.accepted_by_origin == {"refined": 1}
 
 
 def _learn_one_batch(environment: ArithmeticEnvironment, proposals: list[str], db: Path):
-    """One batch of every dev task, the proposer's drafts only, two repairs: (the result, the proposer's calls)."""
+    """One batch of every dev task, the proposer's drafts only, two rewrites: (the result, the writer's calls)."""
     model, calls = _proposer_log(proposals)
-    cfg = run_config(explore=ExploreConfig(attempts=0), loop=LoopConfig(epochs=1, batch_size=18, candidates=1,
-                                                                       sources=["proposer"], repairs=2))
+    cfg = run_config(loop=LoopConfig(epochs=1, batch_size=18, candidates=1, sources=["proposer"], refinements=2))
     return asyncio.run(improve(environment, lucky_executor(), cfg, db=db, proposer=model, run_id="r1")), calls
 
 
 def test_a_made_up_parameter_placeholder_goes_back_to_the_proposer_in_any_environment(tmp_path: Path) -> None:
     """``=<SCALE>`` is no value of the arithmetic task: the agent would invent one. The core says so with the
-    task's own placeholders, and the repair that drops it is judged as repaired."""
+    task's own placeholders, and the rewrite that drops it is judged as refined."""
     made_up = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> with scale=<SCALE>.")
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
     result, calls = _learn_one_batch(ArithmeticEnvironment(seed=2, per_split=18), [made_up, right], tmp_path / "g.db")
     feedback = calls[1][-1]["content"]
     assert "<SCALE> is none of the task's values (<A>, <B>" in feedback
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert result.counts.accepted_by_origin == {"refined": 1}
 
 
 class NoResultEnvironment(ArithmeticEnvironment):
@@ -179,7 +117,7 @@ def test_a_skill_giving_another_familys_no_result_answer_is_given_its_own_withou
                        "Reply CALC: <A> * <B> first; if it fails, ANSWER: no sum.")
     result, calls = _learn_one_batch(NoResultEnvironment(seed=2, per_split=18), [foreign], tmp_path / "g.db")
     assert not any("when nothing is found" in call[-1]["content"] for call in calls)
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert result.counts.accepted_by_origin == {"proposer": 1}  # mended by hand, still the draft
     assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
 
 
@@ -189,7 +127,7 @@ def test_a_foreign_no_result_answer_in_the_steps_is_mended_even_when_the_descrip
     foreign = proposal("calc-first", "Use for products; when nothing is found, answer no product or no mixed.",
                        "Reply CALC: <A> * <B> first; if it fails, ANSWER: no sum.")
     result, _ = _learn_one_batch(NoResultEnvironment(seed=2, per_split=18), [foreign], tmp_path / "g.db")
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert result.counts.accepted_by_origin == {"proposer": 1}  # mended by hand, still the draft
     assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
 
 
@@ -205,7 +143,7 @@ def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.")
     result, calls = _learn_one_batch(CapitalCalc(seed=2, per_split=18), [foreign, right], tmp_path / "g.db")
     assert "CALC is spelled in capitals" in calls[1][-1]["content"]
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert result.counts.accepted_by_origin == {"refined": 1}
 
 
 class SelfMendingCalc(CapitalCalc):
@@ -218,8 +156,8 @@ class SelfMendingCalc(CapitalCalc):
 def test_a_problem_the_environment_mends_itself_costs_no_proposer_call(tmp_path: Path) -> None:
     lower = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B> first, then ANSWER.")
     result, calls = _learn_one_batch(SelfMendingCalc(seed=2, per_split=18), [lower], tmp_path / "g.db")
-    assert not any("Change exactly that" in call[-1]["content"] for call in calls)
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert len(calls) == 1  # the draft, and no rewrite asked
+    assert result.counts.accepted_by_origin == {"proposer": 1}  # mended by hand, still the draft
     assert "Reply CALC: <A> * <B> first" in result.library.skills["calc-first"].body
 
 
@@ -229,10 +167,10 @@ def test_a_rewrite_that_puts_back_a_mended_no_result_answer_is_mended_again(tmp_
     draft = proposal("calc-first", "Use for products: compute first.", "Reply calc: <A> * <B>; if it fails, ANSWER: no sum.")
     rewrite = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B>; if it fails, ANSWER: no sum.")
     result, calls = _learn_one_batch(CapitalCalc(seed=2, per_split=18), [draft, rewrite], tmp_path / "g.db")
-    asked = [call for call in calls if "Change exactly that" in call[-1]["content"]]
+    asked = calls[1:]  # after the draft: the rewrite requests
     assert len(asked) == 1 and "CALC is spelled in capitals" in asked[0][-1]["content"]
-    assert "ANSWER: no sum" not in asked[0][-2]["content"]  # it was shown the draft already mended
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert "ANSWER: no sum" not in asked[0][-1]["content"]  # it was shown the draft already mended
+    assert result.counts.accepted_by_origin == {"refined": 1}
     body = result.library.skills["calc-first"].body
     assert "CALC: <A> * <B>" in body and re.search(r"ANSWER: no (product|mixed)\.", body)
 
@@ -250,7 +188,7 @@ def test_placeholders_defined_in_the_skill_or_given_by_the_task_pass() -> None:
 def test_a_custom_environment_without_hooks_gets_a_domain_neutral_proposer_prompt(tmp_path: Path) -> None:
     model, calls = _proposer_log([])
     asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(),
-                        run_config(explore=ExploreConfig(attempts=0)), db=tmp_path / "g.db", proposer=model))
+                        run_config(), db=tmp_path / "g.db", proposer=model))
     system, user = calls[0][0]["content"], calls[0][1]["content"]
     assert system == ProposerBrief().persona
     assert ProposerBrief().example in user
@@ -329,7 +267,7 @@ def test_the_skill_an_episode_followed_is_the_one_its_actions_match() -> None:
 
 
 def test_the_cores_own_problems_are_mended_by_hand_without_a_model_call() -> None:
-    from grasp.improve.repair import with_own_none_answer, without_unknown_parameters
+    from grasp.improve.lint import with_own_none_answer, without_unknown_parameters
 
     window = "1. GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_count=1\n2. FINISH([<v>])."
     assert without_unknown_parameters(window, {"MRN", "CODE"}) == (
@@ -350,7 +288,7 @@ def test_a_made_up_placeholder_in_a_request_is_dropped_without_asking_the_propos
                        "Reply CALC: <A> * <B> from GET calc?a=<A>&scale=<SCALE>, then ANSWER.")
     result, calls = _learn_one_batch(ArithmeticEnvironment(seed=2, per_split=18), [made_up], tmp_path / "g.db")
     assert not any("is none of the task's values" in call[-1]["content"] for call in calls)
-    assert result.counts.accepted_by_origin == {"repaired": 1}
+    assert result.counts.accepted_by_origin == {"proposer": 1}  # mended by hand, still the draft
     assert "scale=" not in result.library.skills["calc-first"].body
     assert "GET calc?a=<A>," in result.library.skills["calc-first"].body
 

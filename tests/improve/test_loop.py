@@ -113,50 +113,7 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_library(tmp_path: Path) -> N
     assert len(keys) == json.loads(whole.stdout)["accepted"]  # no edit applied twice
 
 
-def test_a_winner_that_broke_items_is_replaced_by_a_narrower_revision(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
-    # "Use for what." fits every task (its one trigger word is in every instruction), so this product skill
-    # is shown for sums too, and breaks them until it is narrowed.
-    broad = proposal("broad-calc", "Use for what.", "Always CALC: <expression> first.")
-    narrow = proposal("broad-calc", "Use for what.",
-                      "Use CALC for only products; answer sums directly.", action="MODIFY")
-    cfg = config(epochs=1, candidates=1, gate={"regression_budget": 2, "probe_size": 8})
-    result = asyncio.run(run(str(db), run_id="rev", proposals=[broad, narrow], cfg=cfg))
-    versions = LibraryStore(db).versions("rev")
-    revision = next(v for v in versions if v.origin == "revision")
-    assert "only products" in revision.skills["broad-calc"].body
-    assert revision.evidence is not None and revision.evidence.regressions == 0
-    superseded = [d for d in decisions(db, "rev") if "superseded by its revision" in d.evidence.reason]
-    assert len(superseded) == 1 and superseded[0].evidence.regressions > 0
-    assert "only products" in result.library.skills["broad-calc"].body
-    # It was judged on a fresh probe: none of the items the reviser was shown.
-    revised = next(d for d in decisions(db, "rev") if d.origin == "revision")
-    shown = set(revised.evidence.extra["seen"])
-    assert shown and not shown & set(revised.evidence.extra["probe"])
-
-
-def test_the_reviser_sees_the_winners_own_runs_and_a_leaky_revision_is_refused(tmp_path: Path) -> None:
-    from environments.arithmetic import ArithmeticEnvironment
-    from grasp.improve import improve
-
-    from .scripted_run import executor, proposer
-
-    environment = ArithmeticEnvironment(seed=1, per_split=18)
-    answers = {str(t.solution["expected"]) for t in environment.tasks("dev") if t.solution["expected"] >= 100}
-    broad = proposal("broad-calc", "Use for what.", "Always CALC: <expression> first.")
-    leaky = proposal("broad-calc", "Use for what.", "Answer " + " or ".join(sorted(answers)) + ".", action="MODIFY")
-    model = proposer([broad, leaky])
-    cfg = config(epochs=1, candidates=1, gate={"regression_budget": 2, "probe_size": 8})
-    result = asyncio.run(improve(environment, executor(), cfg, db=tmp_path / "g.db", proposer=model, run_id="rev"))
-    prompt = next(call[-1]["content"] for call in model.calls if "broke some tasks" in call[-1]["content"])
-    broken_part, fixed_part = prompt.split("FIXED by the skill:")
-    assert "[FAIL]" in broken_part and "ANSWER: -1" in broken_part  # a sum as the skill broke it
-    assert "[PASS]" in fixed_part and "[FAIL]" not in fixed_part  # an item as the skill fixed it
-    assert "revision" not in {d.origin for d in LibraryStore(tmp_path / "g.db").decisions("rev")}
-    assert any("revision refused (leaks task values" in note for note in result.state.notes)
-
-
-def test_a_skill_the_environment_rejects_is_repaired_once_or_refused(tmp_path: Path) -> None:
+def test_a_skill_the_environment_rejects_is_rewritten_once_or_refused(tmp_path: Path) -> None:
     from environments.arithmetic import ArithmeticEnvironment
     from grasp.improve import improve
 
@@ -171,7 +128,8 @@ def test_a_skill_the_environment_rejects_is_repaired_once_or_refused(tmp_path: P
     result = asyncio.run(improve(Strict(seed=1, per_split=18), executor(), config(epochs=1), db=tmp_path / "g.db",
                                  proposer=proposer([bad, good, bad, bad]), run_id="chk"))
     assert HELPFUL in result.library.skills and "CALC:" in result.library.skills[HELPFUL].body
-    assert any("repaired a skill" in note for note in result.state.notes)
+    accepted = [d for d in LibraryStore(tmp_path / "g.db").decisions("chk") if d.result_version is not None]
+    assert accepted and accepted[0].origin == "refined"  # the rewrite, not the draft the environment rejected
 
 
 def test_a_refusal_says_when_the_probe_held_no_failing_item_of_the_candidates_family(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from environments.arithmetic import ArithmeticEnvironment
 from grasp.bench import markdown, run_bench, seeds_from, tabulate, write_html
-from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig
+from grasp.config import GateConfig, LoopConfig, RunConfig
 from grasp.edits import ProbeOutcome
 from grasp.improve import improve
 from grasp.improve.gate import Tally
@@ -31,7 +31,7 @@ HARMFUL = proposal("harmful-shortcut", "Use for every question: answer fast.")
 def base(**loop: object) -> RunConfig:
     return RunConfig(environment="arithmetic", seed=3, loop=LoopConfig(**{"epochs": 1, "batch_size": 6,
                                                                           "candidates": 1, **loop}),
-                     gate=GateConfig(probe_size=6), explore={"attempts": 0})
+                     gate=GateConfig(probe_size=6))
 
 
 def _run(tmp_path: Path, config: RunConfig, proposals: list[str], name: str = "r"):
@@ -206,11 +206,20 @@ def test_the_probe_sampler_is_chosen_by_name_and_never_draws_excluded_items() ->
 
 
 def test_awm_keeps_every_induced_workflow_without_a_gate(tmp_path: Path) -> None:
-    from .test_learning import lucky_executor
+    from environments.arithmetic import safe_eval
+    from grasp.models import ScriptedModel
 
-    config = method_config(base().model_copy(update={"explore": ExploreConfig(attempts=4, temperature=0.9)}), "awm",
-                           seed=5, library="w")
-    result = asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), lucky_executor(), config,
+    def sometimes_computes(messages: list[dict[str, str]]) -> str:
+        """Computes first for questions whose first operand is even, and guesses 0 for other products."""
+        question = messages[1]["content"].split("What is ")[1].rstrip("?")
+        if len(messages) > 2:
+            return f"ANSWER: {messages[-1]['content']}"
+        if "*" in question and int(question.split()[0]) % 2:
+            return "ANSWER: 0"
+        return f"CALC: {question}" if "*" in question else f"ANSWER: {safe_eval(question)}"
+
+    config = method_config(base(), "awm", seed=5, library="w")
+    result = asyncio.run(improve(ArithmeticEnvironment(seed=2, per_split=18), ScriptedModel(sometimes_computes), config,
                                  db=tmp_path / "w.db", proposer=proposer([]), run_id="w"))
     decisions = LibraryStore(tmp_path / "w.db").decisions("w", run_id="w")
     assert decisions and {d.origin for d in decisions} == {"induced"}
@@ -245,7 +254,7 @@ def test_a_new_rule_and_a_new_source_can_be_passed_in_from_python(tmp_path: Path
 
         async def candidates(self, contrast):
             skill = Skill(name="compute-first", description="Use for product questions.", body="CALC first.",
-                          tags=["product"])
+                          tags=[contrast.family])
             return [Candidate(edit=Edit(kind=EditKind.ADD, skill=skill), group=contrast.label, origin="fixed")]
 
     result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), executor(), base(),

@@ -1,13 +1,7 @@
-"""Repair from the environment's own words.
+"""The lint of a candidate skill, and what of it can be mended by hand.
 
-When the environment rejects a request written in a skill (``check_skill``),
-its message says exactly what to change (the valid parameter names, the
-encoding rule). That message goes back to the proposer, up to ``repairs``
-times, and each repair is checked again. A repair that repeats the very same
-mistake is refused at once: asking a third time rarely helps a model that did
-not listen the second time, and each ask costs a call.
-
-Two checks are the core's own, for every environment. A skill that gives another
+The environment's ``check_skill`` says what it would reject in a skill's requests and why; its message
+goes to the writer (grasp/improve/refine.py). Two checks are the core's own, for every environment. A skill that gives another
 kind of task's no-result answer (``-1`` copied from another task's example where
 these tasks say to answer "not found") breaks exactly
 the items a do-nothing policy passes, and a small probe may hold none of them to
@@ -27,11 +21,10 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from ..environment import Environment
-from ..models.base import Model
-from ..skills import defined_placeholders
+from ..skills import Skill, defined_placeholders
 from ..tasks import Task
-from .drafts import render_draft
-from .proposer import Candidate, Proposal, propose
+from .drafts import Proposal
+from .proposer import Candidate
 
 PARAMETER_PLACEHOLDER = re.compile(r"=[^&\s<>=]*<([A-Za-z][\w-]*)>")  # in a parameter's value: =<X>, =ge<X>
 
@@ -143,72 +136,13 @@ def mended_by_hand(proposal: Proposal, known: Collection[str],
     return proposal.model_copy(update={"body": body, "description": description})
 
 
-async def checked(
-    candidate: Candidate,
-    proposal: Proposal | str,
-    prompt: list[dict[str, str]],
-    *,
-    environment: Environment,
-    proposer: Model,
-    validate: Callable[[Proposal | str], Candidate],
-    repairs: int,
-    seed: int,
-    max_tokens: int = 700,
-    known: Collection[str] = (),
-    none_answers: tuple[Collection[Any], Collection[Any]] = ((), ()),
-) -> Candidate:
-    """``candidate`` if the environment accepts its requests, its no-result answer is its tasks' own
-    (``none_answers``: these tasks', all tasks') and its parameter placeholders are the task's values
-    (``known``); else a repaired one, else a refusal."""
+def lint(environment: Environment, skill: Skill, known: Collection[str],
+         none_answers: tuple[Collection[Any], Collection[Any]]) -> str | None:
+    """What is wrong with ``skill``, in words its writer can act on; None when nothing is.
 
-    def problem_in(draft: Candidate) -> str | None:
-        text = skill_text(draft)
-        if not text:
-            return None
-        # The no-result answer is looked for in the steps alone: a description often repeats the task's own
-        # words (its own no-result answer) above a step that answers another family's, and the executor
-        # answers what the steps say (seen on the main job, where a description hid such a step from this
-        # check until the gate's probe caught the regression).
-        return (environment.check_skill(text) or foreign_none_answer(draft.edit.skill.body, *none_answers)
-                or unknown_placeholders(text, known))
-
-    problem = problem_in(candidate)
-    if problem is None or isinstance(proposal, str):
-        return candidate
-    # What can be mended by hand is, before the proposer is asked and again after each of its rewrites:
-    # asked to fix the environment's problem, a small proposer puts back the mistake mended before (seen on
-    # the main job: a lookup skill's -1 came back and the draft was refused as a repeat). On the main job
-    # (seed 0) the glucose draft took two repair calls (34 s) to copy the server's correction (``count`` to
-    # ``_count``), which ``Environment.mend_skill`` makes at once.
-    mended = mended_by_hand(proposal, known, none_answers, environment.mend_skill)
-    if mended is not None:
-        fixed = validate(mended)
-        if fixed.edit is not None:
-            still = problem_in(fixed)
-            if still is None:
-                return fixed.model_copy(update={"origin": "repaired", "seen": candidate.seen})
-            problem, proposal = still, mended  # the proposer is asked only for what is left
-    conversation, last = list(prompt), proposal
-    for attempt in range(1, repairs + 1):
-        conversation += [
-            {"role": "assistant", "content": render_draft(last)},
-            {"role": "user", "content": f"A request in this skill fails: {problem}\n"
-                                        "Change exactly that, keep the rest, and reply with the corrected SKILL.md."},
-        ]
-        [fixed], _ = await propose(proposer, conversation, 1, temperature=0.0, seed=seed + attempt,
-                                   max_tokens=max_tokens)
-        if isinstance(fixed, Proposal):  # a repair fixes the skill's text; the edit stays the one proposed
-            fixed = fixed.model_copy(update={"action": last.action, "target": last.target})
-            fixed = mended_by_hand(fixed, known, none_answers, environment.mend_skill) or fixed
-        repaired = validate(fixed)
-        if repaired.edit is None:
-            return candidate.model_copy(update={"edit": None, "refusal": f"repair {attempt} unusable: {repaired.refusal}"})
-        still = problem_in(repaired)
-        if still is None:
-            return repaired.model_copy(update={"origin": "repaired", "seen": candidate.seen})
-        if still == problem:
-            return candidate.model_copy(update={
-                "edit": None, "refusal": f"repair {attempt} repeats the mistake the environment named: {problem[:200]}"})
-        problem, last = still, fixed
-    return candidate.model_copy(update={
-        "edit": None, "refusal": f"the environment still rejects its request after {repairs} repair(s): {problem[:200]}"})
+    The environment's ``check_skill`` first, then the core's two checks. The no-result answer is looked for
+    in the steps alone: a description often repeats the task's own words (its own no-result answer) above a
+    step that answers another family's, and the executor answers what the steps say."""
+    text = f"{skill.description}\n{skill.body}"
+    return (environment.check_skill(text) or foreign_none_answer(skill.body, *none_answers)
+            or unknown_placeholders(text, known))

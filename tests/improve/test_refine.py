@@ -1,24 +1,27 @@
-"""Trial on the batch: repair from outcomes, refusal before any probe, and induction bootstrapped from a trial pass.
+"""The refine loop: a trial on the batch, a rewrite from what happened, refusal before any probe, and
+induction bootstrapped from a trial pass.
 
 The scripted executor here reacts to what a skill *says*: products come out right only when an injected
-skill's body tells it to CALC first; sums are always right. The scripted proposer answers the first
-proposal prompt with a skill that does not say so, and the trial's repair prompt as each test needs.
+skill's body tells it to CALC first; sums are always right. The scripted writer answers the first
+proposal prompt with a skill that does not say so, and the rewrite request as each test needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from pathlib import Path
 
 import pytest
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
-from grasp.config import ExploreConfig
 from grasp.environment import Episode
 from grasp.improve import improve
+from grasp.improve.proposer import Candidate
+from grasp.improve.refine import Refinement, Refiner
 from grasp.models import ScriptedModel
+from grasp.models.base import Model
+from grasp.skills import Skill
 from grasp.store import Database, LibraryStore
 from grasp.store.runs import RunStore
 
@@ -48,9 +51,6 @@ def scripted_proposer(repair: str, prompts: list[str]) -> ScriptedModel:
     def reply(messages: list[dict[str, str]]) -> str:
         text = messages[-1]["content"]
         prompts.append(text)
-        if "classify" in messages[0]["content"]:
-            count = int(re.search(r"Give exactly (\d+) labels", text).group(1))
-            return json.dumps({"labels": ["guessed_product"] * count})
         if "name reusable procedures" in messages[0]["content"]:
             return json.dumps({"name": "calc-products", "description": "Use when asked for a product.",
                                "advice": "Compute first."})
@@ -61,11 +61,11 @@ def scripted_proposer(repair: str, prompts: list[str]) -> ScriptedModel:
     return ScriptedModel(reply, name="trial-proposer")
 
 
-def trial_run(tmp_path: Path, repair: str, trial_repairs: int = 2) -> tuple[object, list[str], RunStore, list]:
-    """An improve run with the body-aware executor, a proposer answering trial repairs with ``repair``."""
+def trial_run(tmp_path: Path, repair: str, refinements: int = 2) -> tuple[object, list[str], RunStore, list]:
+    """An improve run with the body-aware executor, a writer answering each rewrite request with ``repair``."""
     db, prompts = tmp_path / "g.db", []
     result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=18), body_aware_executor(),
-                                 trial_config(trial_repairs),
+                                 trial_config(refinements),
                                  db=db, proposer=scripted_proposer(repair, prompts), run_id="t"))
     return result, prompts, RunStore(Database(db)), LibraryStore(db).decisions("t", run_id="t")
 
@@ -81,17 +81,25 @@ def calc_pass(task) -> Episode:
                              {"role": "assistant", "content": f"ANSWER: {value}"}])
 
 
-def trial_config(trial_repairs: int = 2):
-    cfg = config(candidates=1, epochs=1, trial=True, repairs=2, trial_repairs=trial_repairs)
-    return cfg.model_copy(update={"explore": ExploreConfig(attempts=0)})
+def refine_once(environment, writer: Model, run, candidate: Candidate, task, skills: dict[str, Skill], *,
+                budget: int, mask=lambda text: text) -> Candidate:
+    """``candidate`` through one Refiner with its trial on ``task`` run by ``run``."""
+    refiner = Refiner(environment, writer, run, budget=budget, trial=True, capacity=4, seed=0, max_tokens=300)
+    on = Refinement(key="k", tasks=[task], skills=skills, family=task.family, mask=mask, forbidden=set(),
+                    none_answers=([], []))
+    return asyncio.run(refiner.refine(0, candidate, on))
 
 
-@pytest.mark.parametrize("trial_repairs", [2, 1])
-def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_with_no_probe(
-        tmp_path: Path, trial_repairs: int) -> None:
-    result, prompts, runs, decisions = trial_run(tmp_path, USELESS, trial_repairs)
+def trial_config(refinements: int = 2):
+    return config(candidates=1, epochs=1, trial=True, refinements=refinements)
+
+
+@pytest.mark.parametrize("refinements", [2, 1])
+def test_a_candidate_that_fixes_nothing_is_rewritten_from_outcomes_then_refused_with_no_probe(
+        tmp_path: Path, refinements: int) -> None:
+    result, prompts, runs, decisions = trial_run(tmp_path, USELESS, refinements)
     assert decisions and all(d.evidence.reason.startswith("refused at trial: fixed none") for d in decisions)
-    assert f"after {trial_repairs} repair(s)" in decisions[0].evidence.reason
+    assert f"after {refinements} rewrite(s)" in decisions[0].evidence.reason
     assert runs.count_episodes("t", phase="probe") == 0  # nothing reached the gate
     assert result.counts.refused_at_trial == len(decisions) and result.counts.gate_episodes == 0
     # Each try ran on the batch's failing products: the first proposal and each of its rewrites.
@@ -100,8 +108,8 @@ def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_w
     batch_failures = {e.task_id for e in runs.episodes("t", phase="train", key_prefix="train:e1:b0:")
                       if not e.passed and e.family == family}
     assert {e.task_id for e in trial} == batch_failures  # the decision family's failures in this batch, no others
-    assert len(trial) == (1 + trial_repairs) * len(batch_failures) and not any(e.passed for e in trial)
-    # The repair prompt showed what happened on dev: what was sent, and "answered X, expected Y", masked.
+    assert len(trial) == (1 + refinements) * len(batch_failures) and not any(e.passed for e in trial)
+    # The rewrite request showed what happened on dev: what was sent, and "answered X, expected Y", masked.
     repair = next(text for text in prompts if "fixed none of them" in text)
     assert "sent: ANSWER: 0" in repair and "answered [0], expected" in repair
     assert "<A>" in repair and "<B>" in repair  # the operands are placeholders, not this task's numbers
@@ -110,11 +118,11 @@ def test_a_candidate_that_fixes_nothing_is_repaired_from_outcomes_then_refused_w
     assert "<PLACEHOLDERS>" not in repair and ArithmeticEnvironment().proposer_brief().example in repair
 
 
-def test_a_repair_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_induction(tmp_path: Path) -> None:
+def test_a_rewrite_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_induction(tmp_path: Path) -> None:
     result, _, runs, decisions = trial_run(tmp_path, USEFUL)
     first = [d for d in decisions if d.evidence.extra.get("decision") == "e1:b0"]
     accepted = [d for d in first if d.result_version is not None]
-    assert accepted and accepted[0].origin == "trial-repaired" and "CALC: <A> * <B>" in accepted[0].edit.skill.body
+    assert accepted and accepted[0].origin == "refined" and "CALC: <A> * <B>" in accepted[0].edit.skill.body
     assert runs.count_episodes("t", phase="probe") > 0
     first_try = runs.episodes("t", phase="trial", key_prefix="trial:e1:b0:c0:r0:")
     repaired = runs.episodes("t", phase="trial", key_prefix="trial:e1:b0:c0:r1:")
@@ -243,7 +251,6 @@ def test_a_trial_pass_that_only_gave_the_trivial_answer_fixes_nothing() -> None:
     from environments.weather import WeatherEnvironment
     from grasp.edits import Edit, EditKind
     from grasp.improve.proposer import Candidate
-    from grasp.improve.trial import Trial
     from grasp.skills import Skill
 
     environment = WeatherEnvironment()
@@ -263,10 +270,8 @@ def test_a_trial_pass_that_only_gave_the_trivial_answer_fixes_nothing() -> None:
         async def run(tasks, skills, key):
             return [episode]
 
-        trial = Trial(environment, ScriptedModel(["no draft"], name="scripted-proposer"), run, rewrites=0, repairs=0,
-                      capacity=4, seed=0, max_tokens=100)
-        return asyncio.run(trial.judge("k", 0, candidate, [task], {}, family="station_id", mask=lambda t: t,
-                                       forbidden=set()))
+        return refine_once(environment, ScriptedModel(["no draft"], name="scripted-writer"), run, candidate, task,
+                           {}, budget=0)
 
     assert judged(constant).edit is None and "fixed none of 1" in judged(constant).refusal
     assert judged(searched).edit is not None and "fixed 1/1" in judged(searched).trial

@@ -1,0 +1,178 @@
+"""One refine loop for every candidate skill, whoever drafted it: mend, critics, then ask the writer.
+
+A candidate is first mended by hand (what the core and the environment can correct themselves, with no
+model call), then heard by its critics in order: the lint (the environment's ``check_skill``, and the
+core's own checks of a no-result answer and of placeholders) and the trial (the candidate run on the
+batch failures it was built for, GEPA's minibatch check: a candidate that fixes none of them costs no
+probe). The first complaint goes back to the writer with the skill, and the candidate's rewrite goes
+through the same loop, within one budget of asks (``loop.refinements``). A rewrite that repeats the
+mistake the lint named is refused at once: a writer that did not listen once rarely does the second time.
+
+This replaces four loops that each asked the writer for a rewrite in their own words (the lint's repair,
+the trial's rewrite, the revision of a winner that broke probe items, a draft's re-parse): on the recorded
+runs none of the revisions won, and the lint's repairs ended with the mistake repeated in 10 of 14.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..environment import Environment, Episode, ProposerBrief
+from ..errors import ValidationError
+from ..models.base import Model
+from ..skills import Skill
+from ..store.library import apply_edit
+from ..tasks import Task
+from .drafts import FORMAT, Proposal
+from .examples import worked_example
+from .explore import did_work
+from .lint import lint, mended_by_hand
+from .proposer import Candidate, placeholder_notes, placeholders_line, propose, to_candidate
+from .traces import complaints
+
+RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
+RESPONSE_HEAD = 300
+COMPLAINT_CHARS = 600  # a rejection's message in full: it is where an environment says what it takes
+FIXED_NONE = "This skill was tried on tasks it was written for and fixed none of them."
+
+
+@dataclass
+class Refinement:
+    """What one decision's candidates are refined against: its batch failures, its family, what it may not say."""
+
+    key: str
+    tasks: list[Task]  # the batch failures of the decision's family: where the trial runs
+    skills: dict[str, Skill]
+    family: str
+    mask: Callable[[str], str]
+    forbidden: set[str]
+    none_answers: tuple[Collection[Any], Collection[Any]]  # (these tasks' no-result answers, every task's)
+
+
+def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> str:
+    """One trial episode for the writer: each action, the head of each response, the verdict."""
+    lines = [f"Task: {mask(task.instruction)}"]
+    for message in episode.messages[2:]:
+        text = " ".join(message["content"].split())
+        if message["role"] == "assistant":
+            lines.append(f"  sent: {mask(text[:300])}")
+        else:
+            lines.append(f"  got: {mask(text[:RESPONSE_HEAD])}{' ...' if len(text) > RESPONSE_HEAD else ''}")
+    lines.append(f"  outcome: {'passed' if episode.passed else episode.reason[:200]}")
+    return "\n".join(lines)
+
+
+def rewrite_prompt(skill: Skill, finding: str, shown: Sequence[str], said: Sequence[str], brief: ProposerBrief,
+                   notes: str, placeholders: dict[str, str]) -> list[dict[str, str]]:
+    """The one request a critic's finding becomes: the skill, what the critic found, what the agent did with it
+    (a trial), what the environment answered to the steps it did not accept (whole: its words name the fix),
+    the task's placeholders and a worked example. Without placeholders and example a small writer put the
+    instruction's own word, ``<PLACEHOLDERS>``, into its requests and lost the numbered-steps format."""
+    did = ("What the agent did with it:\n\n" + "\n\n".join(shown) + "\n\n") if shown else ""
+    answered = ("What the environment answered to the steps it did not accept (its words name the fix):\n"
+                + "\n".join(f"- {text}" for text in said) + "\n\n") if said else ""
+    user = (f"API: {notes}\n\n" if notes else "") + (
+        f"{finding}\n\nSkill {skill.name}: {skill.description}\n{skill.body}\n\n" + did + answered
+        + "Rewrite the skill (same name) so that the agent gets these tasks right: description 'Use when ...' "
+          "naming the kind of task; body 3-5 numbered steps with the exact request to send and how to read the "
+          "answer from the response. "
+        + (f"{placeholders_line(placeholders)} " if placeholders else "Use placeholders for the task's values. ")
+        + f"Never real ids or values. {FORMAT} Example of the format, for a different task:\n" + brief.example)
+    return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}]
+
+
+def refused(candidate: Candidate, why: str, *, at_trial: bool) -> Candidate:
+    if at_trial:
+        return candidate.model_copy(update={"edit": None, "trial": "refused", "refusal": f"at trial: {why}"})
+    return candidate.model_copy(update={"edit": None, "refusal": why})
+
+
+class Refiner:
+    """Mend, lint, trial, ask the writer: one loop, one budget of asks per candidate."""
+
+    def __init__(self, environment: Environment, writer: Model, run_trial: RunTrial, *, budget: int, trial: bool,
+                 capacity: int, seed: int, max_tokens: int) -> None:
+        self.env, self.writer, self.run_trial = environment, writer, run_trial
+        self.budget, self.trial, self.capacity, self.seed, self.max_tokens = budget, trial, capacity, seed, max_tokens
+
+    async def refine(self, index: int, candidate: Candidate, on: Refinement) -> Candidate:
+        """``candidate`` as its critics leave it: passed on (maybe rewritten), or refused with the reason."""
+        if candidate.edit is None or candidate.edit.skill is None:
+            return candidate
+        known = placeholder_notes(self.env, on.tasks)
+        current, asks, last_lint = candidate, 0, None
+        while True:
+            current = self._mended(current, on, known)
+            finding, at_trial, shown, said = lint(self.env, current.edit.skill, known, on.none_answers), False, [], []
+            if finding is not None and finding == last_lint:
+                return refused(current, f"rewrite {asks} repeats the mistake the environment named: {finding[:200]}",
+                               at_trial=False)
+            last_lint = finding
+            if finding is None:
+                if not self.trial or not on.tasks:
+                    return current
+                try:
+                    episodes = await self.run_trial(on.tasks, apply_edit(on.skills, current.edit),
+                                                    f"trial:{on.key}:c{index}:r{asks}")
+                except ValidationError as error:
+                    return refused(current, str(error), at_trial=True)
+                fixed = [e for e in episodes if e.passed and self._real(e, on.tasks)]
+                if fixed:
+                    note = f"fixed {len(fixed)}/{len(on.tasks)} batch failure(s) at trial"
+                    return current.model_copy(update={"trial": note + (f" after {asks} rewrite(s)" if asks else "")})
+                by_id = {task.id: task for task in on.tasks}
+                finding, at_trial = FIXED_NONE, True
+                shown = [what_happened(e, by_id[e.task_id], on.mask) for e in episodes[:3] if e.task_id in by_id]
+                said = [on.mask(text) for text in complaints(episodes[:3], chars=COMPLAINT_CHARS)]
+            if asks == self.budget:
+                why = (f"fixed none of {len(on.tasks)} batch failure(s)" if at_trial
+                       else f"the environment still rejects it: {finding[:200]}")
+                return refused(current, why + (f" after {asks} rewrite(s)" if asks else ""), at_trial=at_trial)
+            asks += 1
+            rewritten = await self._ask(current, finding, shown, said, on, known, asks)
+            if rewritten.edit is None:
+                return refused(current, f"its rewrite {asks}: {rewritten.refusal}", at_trial=at_trial)
+            current = rewritten
+
+    def _mended(self, candidate: Candidate, on: Refinement, known: Collection[str]) -> Candidate:
+        """``candidate`` with what can be corrected without a model corrected (the core's own two problems and
+        the environment's ``mend_skill``); itself when that changes nothing or the mend does not validate."""
+        skill = candidate.edit.skill
+        draft = Proposal(action=candidate.edit.kind.value, name=skill.name, target=candidate.edit.target,
+                         description=skill.description, body=skill.body)
+        mended = mended_by_hand(draft, known, on.none_answers, self.env.mend_skill)
+        if mended is None:
+            return candidate
+        fixed = self._validated(mended, candidate, on)
+        return fixed if fixed.edit is not None else candidate
+
+    def _validated(self, draft: Proposal | str, candidate: Candidate, on: Refinement) -> Candidate:
+        edit, skill = candidate.edit, candidate.edit.skill
+        if isinstance(draft, Proposal):  # a rewrite keeps the proposed edit's kind, name and target
+            draft = draft.model_copy(update={"action": edit.kind.value, "name": skill.name, "target": edit.target})
+        library = {name: s for name, s in on.skills.items() if name != skill.name or edit.kind.value != "ADD"}
+        made = to_candidate(draft, library=library, capacity=self.capacity, family=on.family, forbidden=on.forbidden,
+                            group=candidate.group, mask=on.mask, notes=self.env.variable_notes())
+        return made.model_copy(update={"origin": candidate.origin, "seen": candidate.seen})
+
+    async def _ask(self, candidate: Candidate, finding: str, shown: list[str], said: list[str], on: Refinement,
+                   placeholders: dict[str, str], attempt: int) -> Candidate:
+        brief = self.env.proposer_brief().model_copy(update={"example": worked_example(self.env, on.skills, on.family)})
+        prompt = rewrite_prompt(candidate.edit.skill, finding, shown, said, brief, self.env.protocol_notes()[:1500],
+                                placeholders)
+        [reply], _ = await propose(self.writer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
+                                   max_tokens=self.max_tokens)
+        rewritten = self._validated(reply, candidate, on)
+        if rewritten.edit is None:
+            return rewritten
+        return rewritten.model_copy(update={"origin": "refined"})
+
+    def _real(self, episode: Episode, tasks: list[Task]) -> bool:
+        """A pass that is the skill's doing: not the environment's trivial answer given with no work done, which
+        a constant earns (on the weather API a draft that said only 'answer "none"' passed a none item with no
+        request). Work that ended in the trivial answer counts here: the gate judges whether the search was right."""
+        task = next((t for t in tasks if t.id == episode.task_id), None)
+        trivial = self.env.trivial_answer(task) if task is not None else None
+        return trivial is None or episode.answer != trivial or did_work(episode)
