@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from environments.arithmetic import ArithmeticEnvironment  # noqa: E402
 from grasp.bench import MethodRow, _gate_cost  # noqa: E402
-from grasp.config import ExploreConfig, GateConfig, LoopConfig, RunConfig  # noqa: E402
+from grasp.config import RunConfig  # noqa: E402
 from grasp.improve import improve  # noqa: E402
 from grasp.models import ScriptedModel  # noqa: E402
 from grasp.store import LibraryStore  # noqa: E402
@@ -63,10 +63,10 @@ def drafting_proposer(seed: int) -> ScriptedModel:
 
 
 async def one(seed: int, *, trial: bool, early_reject: bool) -> MethodRow:
-    config = RunConfig(environment="arithmetic", seed=seed,
-                       loop=LoopConfig(epochs=1, batch_size=B, candidates=K, capacity=10, trial=trial,
-                                       sources=["proposer"]),
-                       gate=GateConfig(probe_size=N, early_reject=early_reject), explore=ExploreConfig(attempts=0))
+    config = RunConfig(environment="arithmetic", seed=seed, epochs=1, batch_size=B, capacity=10, probe_size=N,
+                       limits={"dev": None, "val": None, "test": None},
+                       advanced={"loop": {"candidates": K, "trial": trial, "sources": ["proposer"]},
+                                 "gate": {"early_reject": early_reject, "probe_pool": 0}})
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "gate.db"
         result = await improve(ArithmeticEnvironment(seed=seed, per_split=180), executor(), config, db=db,

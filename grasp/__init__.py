@@ -1,6 +1,6 @@
 """grasp: learn a small library of skills from an agent's failures, keep only what is proven to help."""
 
-from .config import GateConfig, LoopConfig, ModelConfig, RunConfig
+from .config import AdvancedConfig, GateConfig, LoopConfig, ModelConfig, RunConfig
 from .edits import Edit, EditKind, Evidence, ProbeOutcome
 from .environment import Environment, Episode, Session, Step
 from .errors import GraspError
@@ -17,6 +17,7 @@ __all__ = [
     "Episode",
     "EvalResult",
     "Evidence",
+    "AdvancedConfig",
     "GateConfig",
     "Grade",
     "GraspError",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, model_validator
 
 from .errors import ConfigError, GraspError
+from .presets import METHODS, with_preset
 
 if TYPE_CHECKING:
     from .environment import Environment
@@ -55,26 +56,22 @@ class GateConfig(BaseModel):
     # strict (held-out accuracy must strictly improve), paired-se (mean paired change > k x SE).
     rule: Literal["grasp", "accept-all", "strict", "paired-se"] = "grasp"
     k: float = 1.0  # paired-se only
-
-    probe_size: int = 36  # N
     regression_budget: int = 0
     invalid_penalty: float = 2.0  # lambda
     alpha: float | None = None  # paired exact test on discordant items; None: off
     early_reject: bool = True
-    probe_pool: int = 0  # dev tasks reserved for the first decisions' probes; 0: N
+    # Dev tasks held back from training for the first decisions' probes; 0: probe_size. The main job's 6 is one of
+    # each stratum per family, so the first decision's probe holds a failing item of the family it learns.
+    probe_pool: int = 6
     sampler: Literal["balanced", "random"] = "balanced"  # half failing / half passing by family, or uniform
 
 
 class LoopConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = 5
-    batch_size: int = 48  # B
-    candidates: int = 4  # K
-    capacity: int = 10
-    skills_per_episode: int = 3
+    candidates: int = 1  # K: the proposer's drafts per decision (the paper's 4: method grasp-k4)
     proposal_temperature: float = 0.7
-    proposal_tokens: int = Field(default=700, ge=64)  # a proposal cut off mid-JSON is lost: leave room
+    proposal_tokens: int = Field(default=700, ge=64)  # a proposal cut off mid-draft is lost: leave room
     # Where candidates come from (grasp/improve/sources.py): the comparative proposer (K = candidates),
     # grounded induction from a passing trace, and/or reflection notes (a memory baseline).
     sources: list[Literal["proposer", "induction", "reflection"]] = Field(
@@ -85,7 +82,8 @@ class LoopConfig(BaseModel):
     checkpoint: Literal["best-val", "last"] = "best-val"
     # The refine loop (grasp/improve/refine.py): each candidate is linted (the environment's check_skill and the
     # core's checks) and, with `trial`, tried on the batch failures it was built for; the first complaint goes
-    # back to the writer, at most `refinements` times a candidate. One that still fails is refused with no probe spent.
+    # back to the writer, at most `refinements` times a candidate. One that still fails is refused with no probe
+    # spent.
     trial: bool = True
     refinements: int = Field(default=2, ge=0)
     # Collapse recovery probes removing the newest skill only when a batch falls this far below what no
@@ -111,11 +109,42 @@ class ExploreConfig(BaseModel):
     peers: int = Field(default=3, ge=0)
 
 
-class RunConfig(BaseModel):
-    """Everything ``grasp improve`` needs; configs/*.yaml are this, as YAML."""
+class AdvancedConfig(BaseModel):
+    """What an ablation or a new environment may touch; a method's preset (grasp/presets.py) sets some of it."""
 
     model_config = ConfigDict(extra="forbid")
 
+    loop: LoopConfig = Field(default_factory=LoopConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    explore: ExploreConfig = Field(default_factory=ExploreConfig)
+    # Added to what the executor reads before its last allowed action, in every episode alike (no skills,
+    # every library, probes, val and test): a small model that has its value in front of it otherwise
+    # often repeats the request instead of answering. "environment": the environment's own wording (it names its
+    # answer form: FINISH for FHIR and weather); None or "" turns it off; any other text is used as written.
+    last_round_notice: str | None = ENVIRONMENT_NOTICE
+    # The environment's hand-written help to the learner (check_skill, mend_skill, its proposer brief, its
+    # placeholder notes); false runs the method on its own (grasp/unaided.py; the method grasp-bare).
+    environment_help: bool = True
+    cache: bool = True  # reuse temperature-0 model replies across runs in the same database
+    # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
+    reference: bool = True
+    # The seed of the held-out world the sealed test is drawn from (Environment.held_out); None: HELD_OUT_BASE +
+    # seed, so every run seed is measured on a world of its own that nobody developed on.
+    sealed_world: NonNegativeInt | None = None
+
+
+DEFAULT_LIMITS: dict[str, int | None] = {"dev": 18, "val": 0, "test": 24}
+
+
+class RunConfig(BaseModel):
+    """Everything ``grasp improve`` needs; configs/*.yaml are this, as YAML.
+
+    The keys a person sets are at the top, at the main job's scale for the embedded model by default (the
+    README lists them); ``advanced`` holds the rest, and ``method`` names a preset of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str = "grasp"  # grasp, grasp-bare, grasp-k4, ungated-k1, ungated-k4, memory, awm, strict, paired-se
     environment: str = "fhir"
     # Options for the environment's constructor, e.g. {task_file: tasks.json, base_url: http://host/fhir/}
     environment_options: dict[str, str | int | float] = Field(default_factory=dict)
@@ -123,39 +152,82 @@ class RunConfig(BaseModel):
     library: str | None = None  # name of the library to learn into; default: run id
     executor: ModelConfig = Field(default_factory=ModelConfig)
     proposer: ModelConfig | None = None  # default: the executor's model
-    concurrency: int = 1
-    max_rounds: int | None = None  # None: the environment's own limit
-    # Added to what the executor reads before its last allowed action, in every episode alike (no skills,
-    # every library, probes, val and test): a small model that has its value in front of it otherwise
-    # often repeats the request instead of answering. "environment": the environment's own wording (it names its
-    # answer form: FINISH for FHIR and weather); None or "" turns it off; any other text is used as written.
-    last_round_notice: str | None = ENVIRONMENT_NOTICE
-    loop: LoopConfig = Field(default_factory=LoopConfig)
-    gate: GateConfig = Field(default_factory=GateConfig)
-    explore: ExploreConfig = Field(default_factory=ExploreConfig)
-    # Tasks per split, e.g. {"dev": 20, "val": 10}; a split not named is used whole. {"val": 0} runs no
-    # validation: the final library is the gated head, with no best-val checkpoint choice.
-    limits: dict[str, NonNegativeInt] = Field(default_factory=dict)
     families: list[str] | None = None  # restrict to these task families
-    cache: bool = True  # reuse temperature-0 model replies across runs
-    # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
-    reference: bool = True
-    # The seed of the held-out world the sealed test is drawn from (Environment.held_out); None: HELD_OUT_BASE +
-    # seed, so every run seed is measured on a world of its own that nobody developed on.
-    sealed_world: NonNegativeInt | None = None
-    # The environment's hand-written help to the learner (check_skill, mend_skill, its proposer brief, its
-    # placeholder notes); false runs the method on its own (grasp/unaided.py; the bench method grasp-bare).
-    environment_help: bool = True
+    # Tasks per split, laid over the defaults; null: the split whole. {"val": 0} runs no validation: the final
+    # library is the gated head, with no best-val checkpoint choice.
+    limits: dict[str, NonNegativeInt | None] = Field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    max_rounds: int | None = None  # actions per episode; None: the environment's own limit
+    epochs: int = 1
+    batch_size: int = 3  # B: training tasks per decision
+    probe_size: int = 6  # N: items a decision's probe holds, half failing and half passing now
+    capacity: int = 4  # skills the library may hold
+    skills_per_episode: int = 2
+    concurrency: int = 1  # episodes at once (an endpoint that serves several)
+    advanced: AdvancedConfig = Field(default_factory=AdvancedConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_and_limits(cls, data: Any) -> Any:
+        """The method's preset laid over ``advanced``, and the limits given laid over the defaults."""
+        if not isinstance(data, dict):
+            return data
+        method = data.get("method", "grasp")
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r} (have: {', '.join(METHODS)})")
+        advanced = data.get("advanced") or {}
+        advanced = advanced.model_dump() if isinstance(advanced, BaseModel) else advanced
+        data = {**data, "advanced": with_preset(advanced, method)}
+        if isinstance(data.get("limits"), dict):
+            data["limits"] = {**DEFAULT_LIMITS, **data["limits"]}
+        return data
+
+    # Read-only shortcuts into the advanced section.
+    @property
+    def loop(self) -> LoopConfig:
+        return self.advanced.loop
+
+    @property
+    def gate(self) -> GateConfig:
+        return self.advanced.gate
+
+    @property
+    def explore(self) -> ExploreConfig:
+        return self.advanced.explore
+
+    @property
+    def last_round_notice(self) -> str | None:
+        return self.advanced.last_round_notice
+
+    @property
+    def environment_help(self) -> bool:
+        return self.advanced.environment_help
+
+    @property
+    def cache(self) -> bool:
+        return self.advanced.cache
+
+    @property
+    def reference(self) -> bool:
+        return self.advanced.reference
+
+    def with_advanced(self, **changes: Any) -> RunConfig:
+        """This config with ``changes`` to its advanced section (``loop={...}`` merges into the loop's)."""
+        data = self.model_dump(mode="json")
+        for key, value in changes.items():
+            value = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+            data["advanced"][key] = {**data["advanced"][key], **value} if isinstance(value, dict) else value
+        return RunConfig.model_validate(data)
 
     def with_notice_of(self, environment: Environment) -> RunConfig:
         """This config with the last-round notice resolved to the text the executor reads in ``environment``."""
         if self.last_round_notice != ENVIRONMENT_NOTICE:
             return self
-        return self.model_copy(update={"last_round_notice": environment.last_round_notice()})
+        return self.with_advanced(last_round_notice=environment.last_round_notice())
 
     @property
     def sealed_world_seed(self) -> int:
-        return self.sealed_world if self.sealed_world is not None else HELD_OUT_BASE + self.seed
+        sealed = self.advanced.sealed_world
+        return sealed if sealed is not None else HELD_OUT_BASE + self.seed
 
 
 def stored_config(data: dict, *, run_id: str) -> RunConfig:

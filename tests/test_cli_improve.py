@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+from grasp.config import RunConfig
 from grasp.store import Database
 from grasp.store.runs import RunStore
 
@@ -50,7 +51,7 @@ def test_ctrl_c_prints_how_to_resume_and_resume_finishes(tmp_path: Path) -> None
     with serve(fake.app()) as url:
         config = tmp_path / "run.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
-                          "loop: {epochs: 1, batch_size: 4, candidates: 1}\ngate: {probe_size: 4}\n")
+                          "epochs: 1\nbatch_size: 4\nprobe_size: 4\nlimits: {dev: null, val: null, test: null}\n")
         # A suite started in the background (nohup, `&`) passes SIGINT on ignored, and Python then leaves it
         # ignored: the child takes Ctrl-C back, as a terminal would give it.
         child = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from grasp.cli import main; main()"
@@ -82,7 +83,7 @@ def test_improve_runs_a_custom_environment_named_as_module_and_class(tmp_path: P
     with serve(fake.app()) as url:
         config = tmp_path / "run.yaml"
         config.write_text(f"executor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
-                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n")
+                          "epochs: 1\nbatch_size: 6\nprobe_size: 4\nlimits: {dev: null, val: null, test: null}\n")
         command = [sys.executable, "-c", "from grasp.cli import main; main()", "improve", "--config", str(config),
                    "--env", "environments.arithmetic:ArithmeticEnvironment"]
         result = subprocess.run(command, env={**os.environ, "GRASP_DB": str(db)}, capture_output=True, text=True,
@@ -104,7 +105,7 @@ def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) ->
     with serve(fake.app()) as url:
         config = tmp_path / "bench.yaml"
         config.write_text(f"environment: arithmetic\nexecutor: {{provider: openai, model: fake, base_url: '{url}/v1'}}\n"
-                          "loop: {epochs: 1, batch_size: 6, candidates: 1}\ngate: {probe_size: 4}\n")
+                          "epochs: 1\nbatch_size: 6\nprobe_size: 4\nlimits: {dev: null, val: null, test: null}\n")
         command = [sys.executable, "-c", "from grasp.cli import main; main()", "bench", str(config),
                    "--methods", "grasp,memory", "--seeds", "2", "--out", str(tmp_path / "out")]
         result = subprocess.run(command, env={**os.environ, "GRASP_DB": str(db), "COLUMNS": "200"},
@@ -130,3 +131,20 @@ def test_bench_from_the_shell_prints_and_saves_the_comparison(tmp_path: Path) ->
     partial = (tmp_path / "partial" / table.name).read_text()
     assert "\n| grasp |" in partial and "\n| memory |" in partial and "ungated-k1" not in partial
     assert sorted(run.kind for run in RunStore(Database(db)).list()) == ["bench"] + ["improve"] * 4  # nothing ran
+
+
+def test_improve_with_no_config_file_runs_the_default_preset_on_the_named_environment(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    fake = FakeOpenAI(text=lambda messages: 'FINISH(["none"])')  # answers every weather task "none", at once
+    with serve(fake.app()) as url:
+        result = subprocess.run([sys.executable, "-c", "from grasp.cli import main; main()", "improve", "--env",
+                                 "weather", "--model", f"openai:fake@{url}/v1"],
+                                env={**os.environ, "GRASP_DB": str(db)}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    (run,) = RunStore(Database(db)).list()
+    assert run.environment == "weather" and run.config["method"] == "grasp"
+    default = RunConfig(environment="weather").model_dump(mode="json")
+    assert {**run.config, "executor": None} == {**default, "executor": None, "advanced": {
+        **default["advanced"], "last_round_notice": run.config["advanced"]["last_round_notice"]}}
+    assert len(run.state["drawn"]["dev"]) == 18 and len(run.state["drawn"]["test"]) == 24  # the default limits
+    assert "sealed test [value]: 0/" in result.stdout  # a constant "none" learns nothing, and the run says so

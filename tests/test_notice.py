@@ -62,11 +62,11 @@ def test_an_improve_run_gives_the_notice_to_every_episode_alike(tmp_path: Path) 
         return f"ANSWER: {safe_eval(question)}"
 
     environment = ArithmeticEnvironment(seed=1, per_split=9)
-    with_notice = config(candidates=1, epochs=1).model_copy(update={"last_round_notice": NOTICE})
+    with_notice = config(candidates=1, epochs=1).with_advanced(last_round_notice=NOTICE)
     result = asyncio.run(improve(environment, ScriptedModel(reply, name="waits"), with_notice, db=tmp_path / "a.db",
                                  proposer=proposer([])))
     assert result.state.test["no_skills"]["passed"] == 9 and result.state.val[0].accuracy == 1.0
-    without = with_notice.model_copy(update={"last_round_notice": None})
+    without = with_notice.with_advanced(last_round_notice=None)
     result = asyncio.run(improve(environment, ScriptedModel(reply, name="waits"), without, db=tmp_path / "b.db",
                                  proposer=proposer([])))
     assert result.state.test["no_skills"]["passed"] == 0 and result.state.val[0].accuracy == 0.0
@@ -83,10 +83,10 @@ def test_the_default_notice_is_the_environments_own_and_the_run_records_the_text
         question = messages[1]["content"].split("What is ")[1].rstrip("?")
         return f"ANSWER: {safe_eval(question)}"
 
-    default = config(candidates=1, epochs=1).model_copy(update={"last_round_notice": RunConfig().last_round_notice})
+    default = config(candidates=1, epochs=1).with_advanced(last_round_notice=RunConfig().last_round_notice)
     result = asyncio.run(improve(environment, ScriptedModel(reply, name="waits"), default, db=tmp_path / "a.db",
                                  proposer=proposer([])))
     assert result.state.test["no_skills"]["passed"] == 9
-    assert RunStore(Database(tmp_path / "a.db")).get(result.run_id).config["last_round_notice"] == own
+    assert RunStore(Database(tmp_path / "a.db")).get(result.run_id).config["advanced"]["last_round_notice"] == own
     # FHIR's own is the text every recorded FHIR run read, so its executor prompts (and reply cache) are unchanged
     assert FhirEnvironment.last_round_notice(None) == "This is your last action: reply with FINISH and your answer now."

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from grasp.config import GateConfig, LoopConfig, ModelConfig, RunConfig
+from grasp.config import ModelConfig, RunConfig
 from grasp.errors import ModelUnavailable
 from grasp.models import OpenAICompatibleModel, load_model, structured
 
@@ -144,9 +144,8 @@ def test_a_short_improve_runs_through_the_server_and_records_the_form(server: st
     from grasp.improve import improve
 
     # The reflection source asks for a structured lesson on every decision: the run meets the form question.
-    config = RunConfig(environment="arithmetic", loop=LoopConfig(epochs=1, batch_size=3, candidates=1,
-                                                                 sources=["reflection"]),
-                       gate=GateConfig(probe_size=2), limits={"dev": 3, "val": 2, "test": 2}, max_rounds=2)
+    config = RunConfig(environment="arithmetic", epochs=1, batch_size=3, probe_size=2,
+                       advanced={"loop": {"candidates": 1, "sources": ["reflection"]}, "gate": {"probe_pool": 0}}, limits={"dev": 3, "val": 2, "test": 2}, max_rounds=2)
     model = load_model(ModelConfig(provider="openai", model="smollm2", base_url=server, max_tokens=24))
 
     async def learn():

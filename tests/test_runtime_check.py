@@ -96,7 +96,7 @@ def test_improve_and_eval_stop_before_storing_anything(behaviour: str, command: 
     model.write_text(f"provider: local\ngguf: {gguf}\ntimeout_s: 3\n")
     config = tmp_path / "run.yaml"
     config.write_text(f"environment: arithmetic\nexecutor: {{provider: local, gguf: '{gguf}', timeout_s: 3}}\n"
-                      "loop: {epochs: 1, batch_size: 4, candidates: 1}\ngate: {probe_size: 4}\n")
+                      "epochs: 1\nbatch_size: 4\nprobe_size: 4\nlimits: {dev: null, val: null, test: null}\n")
     arguments = (["improve", "--config", str(config)] if command == "improve"
                  else ["eval", "--env", "arithmetic", "--no-skills", "--model", str(model)])
     db = tmp_path / "g.db"

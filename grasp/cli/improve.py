@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from ..config import RunConfig, load_yaml, model_config_from, stored_config
 from ..errors import ConfigError
@@ -64,6 +65,8 @@ def improve_command(
     seed: Annotated[int | None, typer.Option(help="Seed (overrides the config; the config's library becomes "
                                                   "NAME-sSEED, so that seeds never share one).")] = None,
     library: Annotated[str | None, typer.Option(help="Library to learn into (overrides the config).")] = None,
+    method: Annotated[str | None, typer.Option(help="Method preset (overrides the config): grasp, grasp-bare, "
+                                                    "ungated-k1, ... (grasp/presets.py).")] = None,
     continue_library: Annotated[bool, typer.Option(help="Build on a library that an earlier run learned "
                                                         "into.")] = False,
     resume: Annotated[str | None, typer.Option(help="Continue the stored run RUN from its last finished step.")] = None,
@@ -78,7 +81,7 @@ def improve_command(
         run_config = stored_config(RunStore(Database(path)).get(resume).config, run_id=resume)
     else:
         run_config = load_yaml(config, RunConfig) if config else RunConfig()
-        updates = {}
+        updates: dict = {}
         if env:
             updates["environment"] = env
         if seed is not None:
@@ -88,8 +91,13 @@ def improve_command(
         if library:
             updates["library"] = library
         if model:
-            updates["executor"] = model_config_from(model, api_key_env=api_key_env)
-        run_config = run_config.model_copy(update=updates)
+            updates["executor"] = model_config_from(model, api_key_env=api_key_env).model_dump(mode="json")
+        if method:
+            updates["method"] = method
+        try:
+            run_config = RunConfig.model_validate({**run_config.model_dump(mode="json"), **updates})
+        except ValidationError as problem:
+            raise ConfigError(f"--method {method}: {problem.errors()[0]['msg']}") from None
     environment = load_environment(run_config.environment, max_rounds=run_config.max_rounds,
                                    **run_config.environment_options)
     executor = load_model(run_config.executor)

@@ -86,7 +86,7 @@ async def improve(
         if ":" not in config.environment:
             config = config.model_copy(update={"environment": environment.name})
         if config.library:  # a capacity that differs from the existing library's is refused before the run exists
-            libraries.create(config.library, capacity=config.loop.capacity, exist_ok=True)
+            libraries.create(config.library, capacity=config.capacity, exist_ok=True)
             earlier = sorted({d.run_id for d in libraries.decisions(config.library)
                               if d.run_id and d.result_version is not None})
             if earlier and not continue_library:
@@ -97,7 +97,7 @@ async def improve(
                              manifest_hash=environment.manifest_hash(), library=config.library, run_id=run_id)
         library = config.library or run_id
         runs.update(run_id, library=library)
-        libraries.create(library, capacity=config.loop.capacity, exist_ok=True)
+        libraries.create(library, capacity=config.capacity, exist_ok=True)
         state = RunState(identity=identity)
     cache = ReplyCache(database) if config.cache else None
 

@@ -74,7 +74,7 @@ class CandidateAssembly:
             return await run(tasks, skills, "trial", key)
 
         self.refiner = Refiner(context.environment, context.proposer, trial, budget=config.loop.refinements,
-                               trial=config.loop.trial, capacity=config.loop.capacity, seed=config.seed,
+                               trial=config.loop.trial, capacity=config.capacity, seed=config.seed,
                                max_tokens=config.loop.proposal_tokens)
 
     def trivial_answer(self, task_id: str) -> list[Any] | None:
@@ -166,7 +166,7 @@ class CandidateAssembly:
             amended = await explore_amended(
                 self.env, self.executor, failing_pairs, skills, amendments=explore.amendments,
                 checks=explore.amend_checks, seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
-                skills_per_episode=self.config.loop.skills_per_episode, max_rounds=self.config.max_rounds,
+                skills_per_episode=self.config.skills_per_episode, max_rounds=self.config.max_rounds,
                 peers=self.peers(batch, family), trivial=self.trivial_answer, notice=self.config.last_round_notice,
                 on_episode=self.on_episode)
             self.note(f"{key}: amending the rejected {family} actions from the environment's answers "

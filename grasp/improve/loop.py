@@ -54,7 +54,7 @@ class Improver:
             config, environment, proposer, evidence=self._skill_evidence,
             on_note=lambda text: self.emit("note", {"text": text}))
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
-                               early_reject=config.gate.early_reject, skills_per_episode=config.loop.skills_per_episode,
+                               early_reject=config.gate.early_reject, skills_per_episode=config.skills_per_episode,
                                max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.last_round_notice,
                                on_episode=on_episode)
         self.dev, self.val, test = (run_tasks_of(split, where, config, state, run_id) for split, where in
@@ -81,7 +81,7 @@ class Improver:
         self.emit("phase", {"label": prefix, "total": len(tasks)})
         episodes = await run_tasks(environment or self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
                                    runs=self.runs, run_id=self.run_id, concurrency=self.config.concurrency,
-                                   skills_per_episode=self.config.loop.skills_per_episode,
+                                   skills_per_episode=self.config.skills_per_episode,
                                    max_rounds=self.config.max_rounds, notice=self.config.last_round_notice,
                                    on_episode=self.on_episode)
         return [episode for episode in episodes if episode is not None]
@@ -96,8 +96,8 @@ class Improver:
             state.baseline_done = True
             self.save()
         training = [task for task in self.dev if task.id not in set(state.probe_pool)]
-        size = max(1, self.config.loop.batch_size)
-        while state.epoch <= self.config.loop.epochs and not state.finished_training:
+        size = max(1, self.config.batch_size)
+        while state.epoch <= self.config.epochs and not state.finished_training:
             order = random.Random(f"{self.config.seed}:epoch:{state.epoch}").sample(training, len(training))
             batches = [order[i:i + size] for i in range(0, len(order), size)]
             while state.batch < len(batches):
@@ -115,7 +115,7 @@ class Improver:
         return state
 
     def _reserve_probe_pool(self) -> None:
-        size = self.config.gate.probe_pool or self.config.gate.probe_size
+        size = self.config.gate.probe_pool or self.config.probe_size
         size = min(size, len(self.dev) // 3)
         pool = balanced_sample(self.dev, size, seed=f"{self.config.seed}:probe-pool", stratum=self.env.stratum)
         self.state.probe_pool = sorted(task.id for task in pool)
@@ -257,7 +257,7 @@ class Improver:
             if episode is not None:
                 status[episode.task_id] = episode.passed
         known = [(tasks[i], passed) for i, passed in sorted(status.items()) if i in tasks]
-        return SAMPLERS[self.config.gate.sampler](known, size=self.config.gate.probe_size, exclude=exclude,
+        return SAMPLERS[self.config.gate.sampler](known, size=self.config.probe_size, exclude=exclude,
                                                   seed=f"{self.config.seed}:probe:{key}", focus=focus)
 
     async def _finish(self) -> None:

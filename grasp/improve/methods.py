@@ -1,57 +1,18 @@
-"""Named methods: GRASP and the baselines it is compared with, each a combination of strategies.
-
-A method is a set of config changes (candidate sources, acceptance rule, trial, checkpoint), so an
-ablation is one more entry here and never a new branch in the loop. Every method's result is an
-ordinary stored run whose final library is a library version: log, diff, export and eval work on it.
-"""
+"""A bench's methods as run configs: the base config with the method's preset, its seed and its own library."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..config import RunConfig
 from ..errors import ConfigError
+from ..presets import METHODS, YARDSTICKS
 
-METHODS: dict[str, dict[str, Any]] = {
-    # GRASP as configured: induction and the proposer, the refine loop, the gate, best-val checkpoint.
-    "grasp": {},
-    # GRASP on its own: the same loop with the environment's hand-written help to the learner off (no
-    # check_skill / mend_skill, the generic proposer brief, no placeholder notes; grasp/unaided.py), so that a
-    # bench shows how much of a lift is the method and how much is the environment's help.
-    "grasp-bare": {"environment_help": False},
-    # GRASP with the paper's four drafts per decision, whatever the config's own count (the main job drafts one,
-    # for time): the like-for-like partner of ungated-k4.
-    "grasp-k4": {"loop": {"candidates": 4}},
-    # The paper's ablations: no gate, one or four proposals (four are still ranked on the probe). The
-    # baselines take their candidates as proposed: no trial on the batch (a step of grasp's own).
-    "ungated-k1": {"gate": {"rule": "accept-all"},
-                   "loop": {"sources": ["proposer"], "candidates": 1, "checkpoint": "last",
-                            "trial": False}},
-    "ungated-k4": {"gate": {"rule": "accept-all"},
-                   "loop": {"sources": ["proposer"], "candidates": 4, "checkpoint": "last",
-                            "trial": False}},
-    # Reflexion / ExpeL-style memory: a lesson per batch appended to one notes skill, ungated, oldest out.
-    "memory": {"gate": {"rule": "accept-all"}, "loop": {"sources": ["reflection"], "checkpoint": "last", "trial": False}},
-    # Agent Workflow Memory: workflows induced from passing traces, kept without a gate.
-    "awm": {"gate": {"rule": "accept-all"},
-            "loop": {"sources": ["induction"], "checkpoint": "last", "trial": False}},
-    # Other acceptance rules on GRASP's candidates: SkillOpt's strict improvement, cap-evolve's k x SE.
-    "strict": {"gate": {"rule": "strict"}},
-    "paired-se": {"gate": {"rule": "paired-se"}},
-}
-
-
-# Rows that learn nothing, read from the sealed tests of the learning methods' runs (the same items per
-# seed): naming one in a bench's methods runs nothing; a bench that names none shows all three.
-YARDSTICKS: dict[str, str] = {"no-skills": "no skills", "trivial": "trivial answer", "reference": "reference library"}
+__all__ = ["METHODS", "YARDSTICKS", "method_config"]
 
 
 def method_config(base: RunConfig, method: str, *, seed: int, library: str) -> RunConfig:
-    """``base`` with ``method``'s changes, ``seed`` and its own library."""
+    """``base`` run as ``method`` (grasp/presets.py), with ``seed`` and its own library."""
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r} (have: {', '.join(METHODS)})")
     data = base.model_dump(mode="json")
-    for section, changes in METHODS[method].items():
-        data[section] = {**(data.get(section) or {}), **changes} if isinstance(changes, dict) else changes
-    data.update(seed=seed, library=library)
+    data.update(method=method, seed=seed, library=library)
     return RunConfig.model_validate(data)

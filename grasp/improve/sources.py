@@ -76,7 +76,7 @@ class ProposerSource:
                                  task=contrast.tasks.get(passing.task_id) if passing else None)
         brief = self.env.proposer_brief().model_copy(update={"example": example})
         prompt, cut = build_prompt(contrast.label, contrast.failing, contrast.passing, contrast.skills,
-                                   self.evidence(), self.config.loop.capacity, self.env.protocol_notes()[:1500],
+                                   self.evidence(), self.config.capacity, self.env.protocol_notes()[:1500],
                                    budget_chars=self._budget(), brief=brief, mask=contrast.mask,
                                    placeholders=placeholder_notes(self.env, [first] if first else []),
                                    instruction=first.instruction if first else "")
@@ -90,7 +90,7 @@ class ProposerSource:
         forbidden = set().union(*(self.env.forbidden_values(contrast.tasks[i]) for i in contrast.seen
                                   if i in contrast.tasks))
         # Each draft as written; the refine loop (grasp/improve/refine.py) mends, lints, tries and rewrites it.
-        return [to_candidate(reply, library=contrast.skills, capacity=self.config.loop.capacity,
+        return [to_candidate(reply, library=contrast.skills, capacity=self.config.capacity,
                              family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask,
                              notes=self.env.variable_notes()) for reply in proposals]
 
@@ -108,7 +108,7 @@ class InductionSource:
             return []
         passing = contrast.passing[0]
         return [await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
-                             library=contrast.skills, capacity=self.config.loop.capacity, group=contrast.label,
+                             library=contrast.skills, capacity=self.config.capacity, group=contrast.label,
                              seed=self.config.seed, search=contrast.search)]
 
 

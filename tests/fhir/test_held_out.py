@@ -11,7 +11,7 @@ import pytest
 
 from environments.fhir.environment import FhirEnvironment
 from environments.fhir.world import generate
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import RunConfig
 from grasp.errors import ConfigError
 from grasp.improve import improve
 from grasp.models import ScriptedModel
@@ -92,11 +92,11 @@ def finish_none(messages: list[dict[str, str]]) -> str:
     return 'FINISH(["Patient not found"])' if "MRN of the patient" in messages[1]["content"] else "FINISH([-1])"
 
 
-def run_config(**changes: object) -> RunConfig:
+def run_config(**advanced: object) -> RunConfig:
     return RunConfig(environment="fhir", seed=0, families=["latest_glucose", "patient_lookup"],
-                     limits={"dev": 6, "val": 0, "test": 4}, max_rounds=2,
-                     loop=LoopConfig(epochs=1, batch_size=3, candidates=1, sources=["proposer"], trial=False),
-                     gate=GateConfig(probe_size=2), **changes)
+                     limits={"dev": 6, "val": 0, "test": 4}, max_rounds=2, probe_size=2,
+                     advanced={"loop": {"sources": ["proposer"], "trial": False}, "gate": {"probe_pool": 0},
+                               **advanced})
 
 
 def test_a_run_reads_its_sealed_test_from_the_held_out_world_and_names_it(env: FhirEnvironment, cache: Path,

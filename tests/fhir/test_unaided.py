@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from environments.fhir.environment import BRIEF, FhirEnvironment
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import RunConfig
 from grasp.environment import ProposerBrief
 from grasp.improve import improve
 from grasp.improve.drafts import Proposal, render_draft
@@ -43,11 +43,11 @@ def test_unaided_keeps_the_environment_and_drops_only_its_help(env: FhirEnvironm
 
 
 def test_grasp_bare_is_the_grasp_config_with_the_help_off() -> None:
-    base = RunConfig(environment="fhir", loop=LoopConfig(candidates=2))
-    bare = method_config(base, "grasp-bare", seed=4, library="x")
-    assert bare.environment_help is False and method_config(base, "grasp", seed=4, library="x").environment_help
-    assert bare.model_dump(exclude={"environment_help"}) == method_config(
-        base, "grasp", seed=4, library="x").model_dump(exclude={"environment_help"})
+    base = RunConfig(environment="fhir", advanced={"loop": {"candidates": 2}})
+    bare, grasp = method_config(base, "grasp-bare", seed=4, library="x"), method_config(base, "grasp", seed=4, library="x")
+    assert bare.environment_help is False and grasp.environment_help
+    differ = {"method": True, "advanced": {"environment_help"}}
+    assert bare.model_dump(exclude=differ) == grasp.model_dump(exclude=differ)
 
 
 def learned_text(env: FhirEnvironment, tmp_path: Path, *, help_on: bool) -> tuple[str, list[str]]:
@@ -62,10 +62,10 @@ def learned_text(env: FhirEnvironment, tmp_path: Path, *, help_on: bool) -> tupl
         return 'FINISH(["Patient not found"])' if "MRN of the patient" in messages[1]["content"] else "FINISH([-1])"
 
     config = RunConfig(environment="fhir", seed=0, families=["latest_glucose"], limits={"dev": 8, "val": 0, "test": 2},
-                       max_rounds=2, environment_help=help_on, reference=False, sealed_world=31,
-                       loop=LoopConfig(epochs=1, batch_size=3, candidates=1, sources=["proposer"], trial=False,
-                                       refinements=0),
-                       gate=GateConfig(probe_size=2))
+                       max_rounds=2, probe_size=2,
+                       advanced={"environment_help": help_on, "reference": False, "sealed_world": 31,
+                                 "loop": {"sources": ["proposer"], "trial": False, "refinements": 0},
+                                 "gate": {"probe_pool": 0}})
     result = asyncio.run(improve(env, ScriptedModel(finish_none, name="scripted-none"), config,
                                  db=tmp_path / f"help-{help_on}.db", proposer=ScriptedModel(propose, name="scripted-draft")))
     decisions = LibraryStore(tmp_path / f"help-{help_on}.db").decisions(result.run_id)

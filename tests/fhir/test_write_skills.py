@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from environments.fhir.environment import FhirEnvironment
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import RunConfig
 from grasp.improve import improve
 from grasp.improve.drafts import Proposal, render_draft
 from grasp.models import ScriptedModel
@@ -60,10 +60,9 @@ def test_a_malformed_write_body_is_sent_back_with_the_servers_field_and_never_co
         return draft(LIST_CATEGORY if SERVER_WORDS in messages[-1]["content"] else OBJECT_CATEGORY)
 
     config = RunConfig(environment="fhir", seed=0, families=["record_bp"], limits={"dev": 6, "val": 0, "test": 2},
-                       max_rounds=2, reference=False, sealed_world=31,
-                       loop=LoopConfig(epochs=1, batch_size=4, candidates=1, sources=["proposer"], trial=False,
-                                       refinements=1),
-                       gate=GateConfig(probe_size=2, probe_pool=2))
+                       max_rounds=2, batch_size=4, probe_size=2,
+                       advanced={"reference": False, "sealed_world": 31, "gate": {"probe_pool": 2},
+                                 "loop": {"sources": ["proposer"], "trial": False, "refinements": 1}})
     db = tmp_path / "writes.db"
     result = asyncio.run(improve(env, ScriptedModel(follow_or_guess, name="scripted-follower"), config, db=db,
                                  proposer=ScriptedModel(propose, name="scripted-draft")))

@@ -15,7 +15,7 @@ import signal
 import sys
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import AdvancedConfig, GateConfig, LoopConfig, RunConfig
 from grasp.improve import ImproveResult, improve
 from grasp.improve.drafts import Proposal, render_draft
 from grasp.models import ScriptedModel
@@ -75,9 +75,12 @@ def config(**loop: object) -> RunConfig:
     gate = loop.pop("gate", {})
     # These runs test the gate on exactly the proposals scripted here: no trial on the batch, whose rewrites
     # would draw on the same replay queue (tests/improve/test_refine.py tests the refine loop).
-    return RunConfig(environment="arithmetic", seed=3,
-                     loop=LoopConfig(**{"epochs": 1, "batch_size": 6, "candidates": 1, "trial": False, **loop}),
-                     gate=GateConfig(**{"probe_size": 6, **gate}))
+    sizes = {key: loop.pop(key) for key in ("epochs", "batch_size", "capacity", "skills_per_episode") if key in loop}
+    probe = {"probe_size": gate.pop("probe_size")} if "probe_size" in gate else {}
+    return RunConfig(environment="arithmetic", seed=3, limits={"dev": None, "val": None, "test": None},
+                     **{"epochs": 1, "batch_size": 6, "probe_size": 6, "capacity": 10, "skills_per_episode": 3, **sizes, **probe},
+                     advanced=AdvancedConfig(loop=LoopConfig(**{"candidates": 1, "trial": False, **loop}),
+                                             gate=GateConfig(**{"probe_pool": 0, **gate})))
 
 
 DEFAULT_PROPOSALS = [

@@ -121,8 +121,8 @@ def test_the_environment_round_limit_applies_when_the_config_names_none(tmp_path
     environment = ArithmeticEnvironment(seed=1, per_split=6)
     environment.max_rounds = 2
     stalling = ScriptedModel(lambda messages: "CALC: 1 + 1", name="stalling")
-    cfg = RunConfig(environment="arithmetic", loop=LoopConfig(epochs=1, batch_size=6, candidates=0),
-                    gate=GateConfig(probe_size=2))
+    cfg = RunConfig(environment="arithmetic", epochs=1, batch_size=6, probe_size=2, limits={"dev": None, "val": None, "test": None},
+                    advanced={"loop": {"candidates": 0}, "gate": {"probe_pool": 0}})
     result = asyncio.run(improve(environment, stalling, cfg, db=tmp_path / "g.db", proposer=proposer([])))
     episodes = RunStore(Database(tmp_path / "g.db")).episodes(result.run_id)
     assert episodes and {e.rounds for e in episodes} == {2}
@@ -130,7 +130,7 @@ def test_the_environment_round_limit_applies_when_the_config_names_none(tmp_path
 
 def test_an_existing_library_with_another_capacity_is_refused_with_a_message(tmp_path: Path) -> None:
     LibraryStore(tmp_path / "g.db").create("shared", capacity=4)
-    cfg = config().model_copy(update={"library": "shared", "loop": LoopConfig(capacity=10)})
+    cfg = config().model_copy(update={"library": "shared", "capacity": 10})
     with pytest.raises(ValidationError, match="exists with capacity 4, but 10 was asked for"):
         asyncio.run(improve(ArithmeticEnvironment(seed=1), executor(), cfg, db=tmp_path / "g.db",
                             proposer=proposer([])))
@@ -140,7 +140,7 @@ def test_an_existing_library_with_another_capacity_is_refused_with_a_message(tmp
 def test_the_record_names_what_ran_and_a_resume_with_something_else_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     result = asyncio.run(improve(ArithmeticEnvironment(seed=1, per_split=6), executor(), RunConfig(
-        loop=LoopConfig(epochs=1, batch_size=6, candidates=1), gate=GateConfig(probe_size=2)), db=db,
+        epochs=1, batch_size=6, probe_size=2, limits={"dev": None, "val": None, "test": None}, advanced={"gate": {"probe_pool": 0}}), db=db,
         proposer=proposer(DEFAULT_PROPOSALS), run_id="r1"))
     info = RunStore(Database(db)).get("r1")
     assert info.environment == "arithmetic" and info.config["environment"] == "arithmetic"  # not the default "fhir"
@@ -200,8 +200,8 @@ def test_the_epoch_0_val_point_is_stored_once_when_a_resume_repeats_the_baseline
 
 def test_valid_candidates_get_a_decision_when_no_probe_can_be_drawn(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
-    cfg = config(candidates=1, epochs=1, batch_size=18).model_copy(update={
-        "gate": GateConfig(probe_size=4), "limits": {"dev": 2}})  # no pool, all dev in the batch
+    cfg = config(candidates=1, epochs=1, batch_size=18, gate={"probe_size": 4})
+    cfg = cfg.model_copy(update={"limits": {**cfg.limits, "dev": 2}})  # no pool, all dev in the batch
     asyncio.run(run(str(db), run_id="r1", cfg=cfg))
     reasons = [d.evidence.reason for d in LibraryStore(db).decisions("r1", run_id="r1")]
     assert reasons and any(reason.startswith("not judged: no probe items") for reason in reasons)
@@ -293,7 +293,7 @@ def test_a_run_recorded_with_unknown_settings_is_refused_in_one_line_on_resume(t
     asyncio.run(run(str(db), run_id="r1", cfg=config(candidates=1, epochs=1)))
     runs = RunStore(Database(db))
     old = runs.get("r1").config
-    runs.update("r1", status="interrupted", config={**old, "loop": {**old["loop"], "collapse_threshold": 0.05}})
+    runs.update("r1", status="interrupted", config={**old, "advanced": {**old["advanced"], "collapse_threshold": 0.05}})
     with pytest.raises(ConfigError, match="run r1 was recorded with a config this grasp cannot read"):
         asyncio.run(run(str(db), resume="r1"))
 

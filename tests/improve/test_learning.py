@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import LoopConfig, RunConfig
 from grasp.environment import ProposerBrief
 from grasp.improve import improve
 from grasp.improve.lint import unknown_placeholders
@@ -37,10 +37,9 @@ def lucky_executor() -> ScriptedModel:
 
 
 def run_config(**updates: object) -> RunConfig:
-    base = RunConfig(environment="arithmetic", seed=5,
-                     loop=LoopConfig(epochs=1, batch_size=6, candidates=1, capacity=4),
-                     gate=GateConfig(probe_size=6))
-    return base.model_copy(update=updates)
+    base = RunConfig(environment="arithmetic", seed=5, epochs=1, batch_size=6, capacity=4, probe_size=6,
+                     limits={"dev": None, "val": None, "test": None}, advanced={"gate": {"probe_pool": 0}})
+    return base.with_advanced(**updates)
 
 
 class PickyEnvironment(ArithmeticEnvironment):
@@ -65,7 +64,7 @@ def test_a_rewrite_that_repeats_the_mistake_is_refused_at_once(tmp_path: Path) -
     db = tmp_path / "g.db"
     wrong = proposal("calc-first", "Use for products: compute first.", "Reply CALCULATE: <A> * <B> first.")
     model, calls = _proposer_log([wrong, wrong, wrong, wrong])
-    cfg = run_config(loop=LoopConfig(epochs=1, batch_size=18, candidates=1, sources=["proposer"], refinements=2))
+    cfg = run_config(loop=LoopConfig(sources=["proposer"], refinements=2)).model_copy(update={"batch_size": 18})
     asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db, proposer=model,
                         run_id="r1"))
     refusals = [d.evidence.reason for d in LibraryStore(db).decisions("r1", run_id="r1")]
@@ -81,7 +80,7 @@ def test_a_rewrite_that_follows_the_environment_is_judged_as_refined(tmp_path: P
     right = proposal("calc-first", "Use for products: compute first.", "Reply CALC: <A> * <B> first, then ANSWER.",
                      action="MODIFY")
     model, _ = _proposer_log([wrong, right])
-    cfg = run_config(loop=LoopConfig(epochs=1, batch_size=18, candidates=1, sources=["proposer"], refinements=2))
+    cfg = run_config(loop=LoopConfig(sources=["proposer"], refinements=2)).model_copy(update={"batch_size": 18})
     result = asyncio.run(improve(PickyEnvironment(seed=2, per_split=18), lucky_executor(), cfg, db=db,
                                  proposer=model, run_id="r1"))
     assert result.counts.accepted_by_origin == {"refined": 1}
@@ -90,7 +89,7 @@ def test_a_rewrite_that_follows_the_environment_is_judged_as_refined(tmp_path: P
 def _learn_one_batch(environment: ArithmeticEnvironment, proposals: list[str], db: Path):
     """One batch of every dev task, the proposer's drafts only, two rewrites: (the result, the writer's calls)."""
     model, calls = _proposer_log(proposals)
-    cfg = run_config(loop=LoopConfig(epochs=1, batch_size=18, candidates=1, sources=["proposer"], refinements=2))
+    cfg = run_config(loop=LoopConfig(sources=["proposer"], refinements=2)).model_copy(update={"batch_size": 18})
     return asyncio.run(improve(environment, lucky_executor(), cfg, db=db, proposer=model, run_id="r1")), calls
 
 

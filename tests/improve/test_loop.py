@@ -136,7 +136,7 @@ def test_a_refusal_says_when_the_probe_held_no_failing_item_of_the_candidates_fa
     """Three products in a dev pool of nine: the ones that built a candidate are kept out of its probe, so a
     refusal can mean "no chance to show a fix" rather than "it does not help"; the reason must tell which."""
     from environments.arithmetic import ArithmeticEnvironment
-    from grasp.config import GateConfig, LoopConfig, RunConfig
+    from grasp.config import RunConfig
     from grasp.improve import improve
     from grasp.tasks import Task
 
@@ -151,8 +151,8 @@ def test_a_refusal_says_when_the_probe_held_no_failing_item_of_the_candidates_fa
                          solution={"expected": (i + 2) * 3}) for i in range(3)]
             self._splits["dev"] = dev
 
-    cfg = RunConfig(environment="arithmetic", seed=0, loop=LoopConfig(epochs=1, batch_size=2, candidates=1, trial=False),
-                    gate=GateConfig(probe_size=4, probe_pool=1))
+    cfg = RunConfig(environment="arithmetic", seed=0, epochs=1, batch_size=2, probe_size=4, limits={"dev": None, "val": None, "test": None},
+                    advanced={"loop": {"candidates": 1, "trial": False}, "gate": {"probe_pool": 1}})
     asyncio.run(improve(FewProducts(), executor(), cfg, db=tmp_path / "g.db", proposer=proposer(DEFAULT_PROPOSALS),
                         run_id="few"))
     family = {task.id: task.family for task in FewProducts().tasks("dev")}

@@ -12,7 +12,7 @@ import pytest
 
 from environments.arithmetic import ArithmeticEnvironment
 from grasp.bench import markdown, run_bench, seeds_from, tabulate, write_html
-from grasp.config import GateConfig, LoopConfig, RunConfig
+from grasp.config import RunConfig
 from grasp.edits import ProbeOutcome
 from grasp.improve import improve
 from grasp.improve.gate import Tally
@@ -29,9 +29,9 @@ HARMFUL = proposal("harmful-shortcut", "Use for every question: answer fast.")
 
 
 def base(**loop: object) -> RunConfig:
-    return RunConfig(environment="arithmetic", seed=3, loop=LoopConfig(**{"epochs": 1, "batch_size": 6,
-                                                                          "candidates": 1, **loop}),
-                     gate=GateConfig(probe_size=6))
+    return RunConfig(environment="arithmetic", seed=3, epochs=1, batch_size=6, probe_size=6, capacity=10,
+                     skills_per_episode=3, limits={"dev": None, "val": None, "test": None},
+                     advanced={"loop": {"candidates": 1, **loop}, "gate": {"probe_pool": 0}})
 
 
 def _run(tmp_path: Path, config: RunConfig, proposals: list[str], name: str = "r"):
@@ -303,7 +303,7 @@ def test_the_bench_shows_strata_the_trivial_answer_and_the_reference_on_the_same
 
 
 def test_grasp_k4_is_grasp_with_four_drafts_whatever_the_config_says() -> None:
-    one = base().model_copy(update={"loop": base().loop.model_copy(update={"candidates": 1})})
+    one = base().with_advanced(loop={"candidates": 1})
     k4, grasp = method_config(one, "grasp-k4", seed=0, library="k"), method_config(one, "grasp", seed=0, library="g")
     assert k4.loop.candidates == 4 and grasp.loop.candidates == 1
     assert k4.gate == grasp.gate and k4.loop.sources == grasp.loop.sources and k4.loop.trial == grasp.loop.trial

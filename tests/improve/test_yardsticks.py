@@ -109,7 +109,7 @@ def test_a_run_reports_strata_the_trivial_answer_and_the_reference_on_the_same_i
 
 
 def test_the_reference_can_be_left_out(tmp_path: Path) -> None:
-    cfg = config(candidates=1, epochs=1).model_copy(update={"reference": False})
+    cfg = config(candidates=1, epochs=1).with_advanced(reference=False)
     result = asyncio.run(improve(StrataArithmetic(seed=1, per_split=18), executor(), cfg, db=tmp_path / "g.db",
                                  proposer=proposer(DEFAULT_PROPOSALS, by_seed=3), run_id="n"))
     assert "reference" not in result.state.test and result.state.test["trivial"]["total"] == 18
