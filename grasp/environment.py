@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .protocol import Protocol
 from .skills import Skill
 from .tasks import Grade, Task
 
@@ -82,6 +83,9 @@ class Environment(ABC):
 
     name: str = "environment"
     max_rounds: int = 8
+    # What search may do with actions no model wrote (grasp/protocol.py): which may be resent, their variants and
+    # shorter spellings. The default sends nothing, so no search runs; environments/http_api.py is one-line HTTP.
+    protocol: Protocol = Protocol()
 
     @abstractmethod
     def tasks(self, split: str) -> list[Task]:
@@ -120,12 +124,6 @@ class Environment(ABC):
         this environment's own way to answer. A small model that has its value in front of it otherwise often
         repeats its request instead of answering."""
         return "This is your last action: give your final answer now."
-
-    def replayable(self, action: str) -> bool:
-        """Whether ``action`` is safe to send again outside an episode, in a fresh session of its own: what
-        search (amendment, shortening: ``grasp.agent.search``) may send. Say yes only for actions that change
-        nothing (reads), and only where each session is isolated. Default: none, so no search runs."""
-        return False
 
     def protocol_notes(self) -> str:
         """Optional facts about the protocol for the skill proposer."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .environment import Environment, ProposerBrief, Session
+from .protocol import Protocol
 from .skills import Skill
 from .tasks import Task
 
@@ -66,8 +67,9 @@ class Unaided(Environment):
     def action_grammar(self) -> str | None:
         return self.inner.action_grammar()
 
-    def replayable(self, action: str) -> bool:
-        return self.inner.replayable(action)
+    @property
+    def protocol(self) -> Protocol:
+        return self.inner.protocol
 
     def last_round_notice(self) -> str:
         return self.inner.last_round_notice()

@@ -26,6 +26,7 @@ from grasp.errors import ConfigError, EnvironmentError_
 from grasp.tasks import Grade, Task
 from probes.manifest import Manifest, manifest_path
 
+from ..http_api import HttpProtocol
 from .families import FAMILIES
 from .protocol import ACTION_GRAMMAR, Action, parse_action
 from .linter import corrected, mended_writes, rejection, write_rejection
@@ -74,10 +75,20 @@ BRIEF = ProposerBrief(
 )
 
 
+class FhirProtocol(HttpProtocol):
+    """FHIR's one-line requests, as search sees them."""
+
+    def replayable(self, action: str) -> bool:
+        """A GET and nothing after it: a read changes nothing, and each session's writes are its own."""
+        parsed = parse_action(action)
+        return isinstance(parsed, Action) and parsed.kind == "GET" and not parsed.ignored
+
+
 class FhirEnvironment(Environment):
     """Clinical tasks against a FHIR R4 server, graded by the server state each episode leaves."""
 
     name = "fhir"
+    protocol = FhirProtocol()
 
     def __init__(
         self,
@@ -147,11 +158,6 @@ class FhirEnvironment(Environment):
 
     def last_round_notice(self) -> str:
         return "This is your last action: reply with FINISH and your answer now."
-
-    def replayable(self, action: str) -> bool:
-        """A GET and nothing after it: a read changes nothing, and each session's writes are its own."""
-        parsed = parse_action(action)
-        return isinstance(parsed, Action) and parsed.kind == "GET" and not parsed.ignored
 
     def action_tokens(self, reply: str) -> int | None:
         """A write carries a whole resource as JSON, many times the length of a one-line read: it gets

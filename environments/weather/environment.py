@@ -31,6 +31,7 @@ from grasp.skillfiles import import_skills
 from grasp.skills import Skill
 from grasp.tasks import Grade, Task
 
+from ..http_api import HttpProtocol
 from .server import PREFIX, create_app
 from .world import NOW, World, feet, generate, identifiers
 
@@ -126,6 +127,7 @@ class WeatherEnvironment(Environment):
 
     name = "weather"
     max_rounds = 3
+    protocol = HttpProtocol()  # the API only reads: search may resend one GET line
 
     def __init__(self, world_seed: int = DEV_WORLD, base_url: str | None = None, max_rounds: int = 3,
                  *, reserved: frozenset[str] = frozenset(), held_out_from: int | None = None) -> None:
@@ -150,11 +152,6 @@ class WeatherEnvironment(Environment):
 
     def last_round_notice(self) -> str:
         return "This is your last action: reply with FINISH and your answer now."
-
-    def replayable(self, action: str) -> bool:
-        """One GET line: the API only reads, so search may resend it."""
-        verb, _, url = action.strip().partition(" ")
-        return verb == "GET" and bool(url) and not any(character.isspace() for character in url)
 
     async def open(self, task: Task) -> Session:
         if self._client is None:

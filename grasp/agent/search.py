@@ -4,7 +4,7 @@ Search (amending a rejected action from the environment's answer, finding an act
 sends many variants of an action that no model wrote. Outside an episode, nothing else would stop a variant
 of a write, or a ``DELETE``, from being sent hundreds of times, or count what it cost. So every search call
 goes through :class:`SearchCalls`: an action the environment does not call safe to replay
-(``Environment.replayable``; by default none is) is refused without being sent; one that is goes to a
+(``Environment.protocol.replayable``; by default none is) is refused without being sent; one that is goes to a
 fresh session of its task, closed after that one step; and each call is stored with its phase, task, action
 and outcome (``RunStore.search_calls``) and counted in the run's cost.
 """
@@ -32,7 +32,7 @@ class SearchCalls:
 
     async def attempt(self, task: Task, action: str) -> Step | None:
         """``action`` as the one step of a fresh session of ``task``; None, unsent, when it is not replayable."""
-        if not self.environment.replayable(action):
+        if not self.environment.protocol.replayable(action):
             self.withheld += 1
             return None
         session = await self.environment.open(task)

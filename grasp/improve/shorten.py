@@ -7,47 +7,23 @@ the 1.5B model sent ``...?units=imperial&sort=ele&per_page=100&page=1&meta=...``
 a 400; given the same step written relative to the API's base (``GET stations/<STATION>?units=imperial``), it
 sent the request as written for 12 of 12 (twice with the answer run onto the same line).
 
-No model and no knowledge of the environment's routes: a URL's leading parts (scheme, host, base path)
-are dropped one by one, and each shorter spelling is sent as the first step of a fresh session; the
-shortest one answered exactly as the original is kept. An environment that resolves only full URLs
-answers a shortened one differently, and its actions stay as they were.
-
-Only a one-line ``VERB URL`` action is shortened, and only one the environment calls replayable is resent
-(``grasp.agent.search``): a write never is.
+No model and no knowledge of the environment's routes: the protocol offers shorter spellings
+(``Protocol.shorter``: for an HTTP request, its URL's scheme, host and base path dropped one by one), each is
+sent as the first step of a fresh session, and the shortest one answered exactly as the original is kept. An
+environment that resolves only full URLs answers a shortened one differently, and its actions stay as they
+were. Only an action the protocol calls replayable is resent (``grasp.agent.search``): a write never is.
 """
 
 from __future__ import annotations
 
-import re
-
 from ..agent.search import SearchCalls, accepted
 from ..tasks import Task
-
-ONE_LINE_REQUEST = re.compile(r"(?P<verb>[A-Z]+) (?P<url>[a-z][a-z0-9+.-]*://\S+)")
-
-
-def shorter_spellings(action: str) -> list[str]:
-    """``action`` with its URL's leading parts dropped (scheme and host, then each base path segment),
-    shortest first; empty when it is not a one-line request with an absolute URL."""
-    match = ONE_LINE_REQUEST.fullmatch(action.strip())
-    if match is None:
-        return []
-    verb, url = match["verb"], match["url"]
-    path, _, query = url.split("://", 1)[1].partition("?")
-    segments = path.split("/")[1:]  # the host dropped
-    spellings = []
-    for start in range(len(segments)):
-        rest = "/".join(segments[start:])
-        if rest:
-            spellings.append(f"{verb} {rest}" + (f"?{query}" if query else ""))
-    return sorted(spellings, key=len)
-
 
 async def shortest(calls: SearchCalls, task: Task, action: str) -> str:
     """The shortest spelling of ``action`` that a fresh session of ``task`` answers exactly as it answers
     ``action`` itself; ``action`` when no shorter one does (or it is not replayable, or not accepted in a
     fresh session)."""
-    spellings = shorter_spellings(action)
+    spellings = calls.environment.protocol.shorter(action)
     if not spellings:
         return action
     original = await calls.attempt(task, action.strip())

@@ -9,11 +9,12 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from environments.http_api import HttpProtocol, QueryAction
 from environments.weather import WeatherEnvironment
 from grasp.agent.loop import run_episode
 from grasp.agent.search import SearchCalls
 from grasp.environment import Environment, Session, Step
-from grasp.improve.amend import QueryAction, amend
+from grasp.improve.amend import amend
 from grasp.improve.explore import explore_amended
 from grasp.improve.traces import first_rejection
 from grasp.models import ScriptedModel
@@ -24,12 +25,20 @@ from grasp.tasks import Grade, Task
 BOOKS = {"Emma": "b-42", "Dune": "b-17"}  # Dune, the first task by id, listed second
 
 
+class FindsOnly(HttpProtocol):
+    """Query-string actions whose only read is FIND: search may resend a FIND line and nothing else."""
+
+    def replayable(self, action: str) -> bool:
+        return action.startswith("FIND ") and "\n" not in action
+
+
 class Catalogue(Environment):
     """A toy library catalogue, not HTTP and not weather: ``FIND books?title=<TITLE>&limit=<n>``, which answers
     like any API that lists what it takes. Counts every action it is sent."""
 
     name = "catalogue"
     max_rounds = 2
+    protocol = FindsOnly()
 
     def __init__(self) -> None:
         self.sent: list[str] = []
@@ -44,8 +53,6 @@ class Catalogue(Environment):
     async def open(self, task: Task) -> Session:
         return CatalogueSession(self, task)
 
-    def replayable(self, action: str) -> bool:
-        return action.startswith("FIND ") and "\n" not in action  # a FIND only reads
 
 
 class CatalogueSession(Session):

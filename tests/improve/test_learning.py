@@ -208,6 +208,36 @@ def test_the_generic_loop_and_agent_know_nothing_of_fhir() -> None:
     assert hits == []
 
 
+HTTP_SHAPED = re.compile(r"://|\b(GET|POST|PUT|DELETE|PATCH)\b")
+
+
+def http_shaped(source: str) -> list[str]:
+    """What in ``source`` (a module's code) imports an HTTP client or URL parser, or spells a URL or an HTTP verb
+    in a string the code uses (docstrings and comments, which may give examples, aside)."""
+    import ast
+
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    found = [alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+             for alias in node.names if alias.name.split(".")[0] in {"httpx", "urllib", "requests"}]
+    found += [f"from {node.module}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+              and (node.module or "").split(".")[0] in {"httpx", "urllib", "requests"}]
+    found += [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in docstrings and HTTP_SHAPED.search(node.value)]
+    return found
+
+
+def test_the_learning_core_parses_no_http_and_its_check_finds_what_it_looks_for() -> None:
+    """Search, induction and the refine loop reach an action's shape only through the environment's protocol."""
+    hits = {str(path.relative_to(ROOT)): found for folder in (ROOT / "grasp" / "improve", ROOT / "grasp" / "agent")
+            for path in sorted(folder.rglob("*.py")) if (found := http_shaped(path.read_text()))}
+    assert hits == {}
+    assert http_shaped('"""GET http://x is fine here."""\nimport httpx\nVERB = "GET"\nURL = "http://h/x"\n') == [
+        "httpx", "GET", "http://h/x"]
+
+
 def test_the_domain_word_check_finds_what_it_looks_for() -> None:
     for line in ("GET Observation?patient=x", "a Bundle", "the MRN", "_sort=-date", "a FHIR server", "environments.fhir"):
         assert DOMAIN_WORDS.search(line), line

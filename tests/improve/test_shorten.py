@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from environments.http_api import HttpProtocol, shorter_spellings
 from environments.weather import WeatherEnvironment
 from grasp.agent.loop import run_episode
 from grasp.agent.search import SearchCalls
 from grasp.environment import Environment, Session, Step
 from grasp.improve.induction import induce
-from grasp.improve.shorten import shortest, shorter_spellings
+from grasp.improve.shorten import shortest
 from grasp.models import ScriptedModel
 from grasp.tasks import Grade, Task
 
@@ -20,6 +21,7 @@ class AbsoluteOnly(Environment):
     """A toy API that resolves only absolute URLs of its own host, and counts what it is sent."""
 
     name = "absolute-only"
+    protocol = HttpProtocol()  # a GET line may be resent; an absolute URL has shorter spellings
 
     def __init__(self) -> None:
         self.sent: list[str] = []
@@ -33,8 +35,6 @@ class AbsoluteOnly(Environment):
     async def open(self, task: Task) -> Session:
         return AbsoluteSession(self)
 
-    def replayable(self, action: str) -> bool:
-        return action.startswith("GET ") and "\n" not in action
 
 
 class AbsoluteSession(Session):
