@@ -32,14 +32,14 @@ from grasp.models.base import Model  # noqa: E402
 
 
 def prompts(env: FhirEnvironment, count: int) -> tuple[list[list[dict[str, str]]], list[dict[str, str]]]:
-    system = env.instructions() + skills_block(env.reference_library(), env.variable_notes())
+    system = env.instructions() + skills_block(env.reference_library(), env.hints().variable_notes())
     families = {"latest_glucose", "latest_mg_24h", "patient_lookup"}
     tasks = [task for task in env.tasks("dev") if task.family in families][:count]
     executor = [[{"role": "system", "content": system}, {"role": "user", "content": env.task_prompt(task)}]
                 for task in tasks]
-    brief = env.proposer_brief()
+    brief = env.hints().proposer_brief()
     proposer = [{"role": "system", "content": brief.persona},
-                {"role": "user", "content": f"API: {env.protocol_notes()}\n\nExample of the format, for a different "
+                {"role": "user", "content": f"API: {env.instructions()}\n\nExample of the format, for a different "
                                             f"task:\n{brief.example}\n\nThe task was: {tasks[0].instruction}"}]
     return executor, proposer
 

@@ -2,7 +2,8 @@
 
 from .config import AdvancedConfig, GateConfig, LoopConfig, ModelConfig, RunConfig
 from .edits import Edit, EditKind, Evidence, ProbeOutcome
-from .environment import Environment, Episode, Session, Step
+from .environment import Environment, Episode, Hints, Session, Step
+from .protocol import Protocol
 from .errors import GraspError
 from .evaluate import EvalResult, evaluate
 from .improve import ImproveResult, improve
@@ -21,11 +22,13 @@ __all__ = [
     "GateConfig",
     "Grade",
     "GraspError",
+    "Hints",
     "ImproveResult",
     "LibraryStore",
     "LoopConfig",
     "ModelConfig",
     "ProbeOutcome",
+    "Protocol",
     "RunConfig",
     "Session",
     "Skill",

@@ -123,7 +123,7 @@ class AdvancedConfig(BaseModel):
     # answer form: FINISH for FHIR and weather); None or "" turns it off; any other text is used as written.
     last_round_notice: str | None = ENVIRONMENT_NOTICE
     # The environment's hand-written help to the learner (check_skill, mend_skill, its proposer brief, its
-    # placeholder notes); false runs the method on its own (grasp/unaided.py; the method grasp-bare).
+    # placeholder notes); false runs the method on its own (Environment.hints unread; the method grasp-bare).
     environment_help: bool = True
     cache: bool = True  # reuse temperature-0 model replies across runs in the same database
     # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.

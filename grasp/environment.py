@@ -47,6 +47,32 @@ class ProposerBrief(BaseModel):
                     "record, then answer with what its result confirms.\n")
 
 
+class Hints:
+    """An environment's hand-written help to the learner, each part at its generic default. Subclass and
+    override what you can say; ``Environment.hints`` returns it. Each is written by hand for one environment, so
+    a bench's ``grasp-bare`` arm (no hints) shows how much of a lift is the method's and how much the help's."""
+
+    def check_skill(self, text: str) -> str | None:
+        """Why a skill's text (description and steps) would fail here (a request the server rejects), or None.
+        Say exactly what to change: the refine loop sends the message back to the writer."""
+        return None
+
+    def mend_skill(self, text: str) -> str:
+        """``text`` with what ``check_skill`` would reject and the environment can correct by itself corrected
+        (a misspelt parameter renamed, a character encoded). Done instead of asked: a writer call that only
+        copies a correction costs as much as a draft, and a small writer asked to change one thing changes others."""
+        return text
+
+    def proposer_brief(self) -> ProposerBrief:
+        """The writer's persona and one worked example of a skill for this environment."""
+        return ProposerBrief()
+
+    def variable_notes(self) -> dict[str, str]:
+        """What each task variable's placeholder stands for, written into a learned skill's text and shown to
+        the writer beside the placeholders it may use."""
+        return {}
+
+
 def task_values(task: Task) -> set[str]:
     """Concrete values of ``task`` that a skill must not contain (the generic rule).
 
@@ -125,36 +151,16 @@ class Environment(ABC):
         repeats its request instead of answering."""
         return "This is your last action: give your final answer now."
 
-    def protocol_notes(self) -> str:
-        """Optional facts about the protocol for the skill proposer."""
-        return ""
-
-    def check_skill(self, text: str) -> str | None:
-        """Optional: why a skill's text would fail in this environment (e.g. a request the server
-        rejects), or None. Lets the loop repair or refuse a candidate before spending probe episodes.
-        Say exactly what to change: the message is fed back to the proposer for a repair."""
+    def hints(self) -> Hints | None:
+        """Optional: the environment's hand-written help to the learner (a skill linter and mender, the
+        proposer's brief, what each placeholder stands for: :class:`Hints`). None: the method on its own, which
+        is also how the method ``grasp-bare`` runs every environment. The executor never reads any of it."""
         return None
-
-    def mend_skill(self, text: str) -> str:
-        """Optional: ``text`` (a skill's description and steps) with what ``check_skill`` would reject and the
-        environment can correct by itself corrected (a misspelt parameter renamed, a character encoded).
-        Done instead of asked: a proposer call that only copies a correction costs as much as a draft, and a
-        small proposer asked to change one thing often changes others. Default: unchanged."""
-        return text
-
-    def proposer_brief(self) -> ProposerBrief:
-        """Optional: the proposer's persona and one worked example of a skill for this environment."""
-        return ProposerBrief()
 
     def common_words(self) -> frozenset[str]:
         """Optional: words in nearly every task here, which skill selection ignores when it matches a
         skill's description against a task's instruction."""
         return frozenset()
-
-    def variable_notes(self) -> dict[str, str]:
-        """Optional: what each task variable's placeholder stands for, shown in induced skills and in the
-        proposer's prompt beside the placeholders it may use."""
-        return {}
 
     def mask_identifiers(self, text: str) -> str:
         """Optional: ``text`` with identifiers that no task declares (other records' ids in a result,

@@ -14,7 +14,7 @@ METHODS: dict[str, dict[str, Any]] = {
     # GRASP as configured: induction and the proposer, the refine loop, the gate, best-val checkpoint.
     "grasp": {},
     # GRASP on its own: the same loop with the environment's hand-written help to the learner off (no
-    # check_skill / mend_skill, the generic proposer brief, no placeholder notes; grasp/unaided.py), so that a
+    # check_skill / mend_skill, the generic proposer brief, no placeholder notes: Environment.hints unread), so that a
     # bench shows how much of a lift is the method and how much is the environment's help.
     "grasp-bare": {"environment_help": False},
     # GRASP with the paper's four drafts per decision, whatever the config's own count (the main job drafts one,

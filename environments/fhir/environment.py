@@ -19,7 +19,7 @@ from urllib.parse import unquote
 import httpx
 from starlette.applications import Starlette
 
-from grasp.environment import Environment, ProposerBrief, Session, Step
+from grasp.environment import Environment, Hints, ProposerBrief, Session, Step
 from grasp.skillfiles import import_skills
 from grasp.skills import Skill
 from grasp.errors import ConfigError, EnvironmentError_
@@ -73,6 +73,50 @@ BRIEF = ProposerBrief(
             "on record.\n---\n1. GET Condition?patient=<MRN>&_summary=count\n2. FINISH([<total>]) with <total> = the "
             "Bundle's total, a number.\n",
 )
+
+
+class FhirHints(Hints):
+    """What FHIR tells the learner: which requests and write bodies its server would reject and why (FHIR R4,
+    ``fhir.resources``), the corrections it can make itself, a brief for the writer, what each placeholder means."""
+
+    def check_skill(self, text: str) -> str | None:
+        """The first search request written in ``text`` that this server would reject, with its reason
+        and, where the server can tell, the request corrected (misspelt parameters renamed, '+' encoded):
+        a small model copies a corrected request far more reliably than it applies a rule. Then the first
+        write whose body the server would refuse, with the field its 400 names (FHIR R4, ``fhir.resources``)."""
+        for rtype, query in SKILL_REQUEST.findall(text):
+            query = query.rstrip(SENTENCE_END)
+            problem = rejection(rtype, query)
+            if problem is None:
+                continue
+            fixed = corrected(rtype, query)
+            if fixed != query:
+                left = rejection(rtype, fixed)
+                if left is None:
+                    problem += f". Write it as: {rtype}?{fixed}"
+                elif left != problem:  # name both, so that one repair can fix both
+                    problem += f". With that fixed, {rtype}?{fixed} still fails: {left}"
+            return f"{rtype}?{query}: {problem}"
+        return write_rejection(text)
+
+    def mend_skill(self, text: str) -> str:
+        """``text`` with each request this server would reject replaced by the correction ``check_skill``
+        offers (misspelt parameters renamed, '+' encoded in dates, literal record filters dropped, a write's body
+        moved under its line), where there is one; what is still wrong after it is left for the proposer."""
+        def mend(match: re.Match[str]) -> str:
+            rtype, written = match.group(1), match.group(2)
+            query = written.rstrip(SENTENCE_END)
+            if rejection(rtype, query) is None:
+                return match.group(0)
+            return f"{rtype}?{corrected(rtype, query)}{written[len(query):]}"
+
+        return mended_writes(SKILL_REQUEST.sub(mend, text))
+
+    def proposer_brief(self) -> ProposerBrief:
+        return BRIEF
+
+    def variable_notes(self) -> dict[str, str]:
+        return dict(DESCRIPTIONS)
 
 
 class FhirProtocol(HttpProtocol):
@@ -164,45 +208,9 @@ class FhirEnvironment(Environment):
         ``WRITE_TOKENS``, room for a medication order with its dosage; a read keeps the executor's limit."""
         return WRITE_TOKENS if reply.lstrip("`\n ").startswith(("POST", "PUT")) else None
 
-    def protocol_notes(self) -> str:
-        """For the proposer: the same API description the agent gets."""
-        return self.instructions()
-
-    def check_skill(self, text: str) -> str | None:
-        """The first search request written in ``text`` that this server would reject, with its reason
-        and, where the server can tell, the request corrected (misspelt parameters renamed, '+' encoded):
-        a small model copies a corrected request far more reliably than it applies a rule. Then the first
-        write whose body the server would refuse, with the field its 400 names (FHIR R4, ``fhir.resources``)."""
-        for rtype, query in SKILL_REQUEST.findall(text):
-            query = query.rstrip(SENTENCE_END)
-            problem = rejection(rtype, query)
-            if problem is None:
-                continue
-            fixed = corrected(rtype, query)
-            if fixed != query:
-                left = rejection(rtype, fixed)
-                if left is None:
-                    problem += f". Write it as: {rtype}?{fixed}"
-                elif left != problem:  # name both, so that one repair can fix both
-                    problem += f". With that fixed, {rtype}?{fixed} still fails: {left}"
-            return f"{rtype}?{query}: {problem}"
-        return write_rejection(text)
-
-    def mend_skill(self, text: str) -> str:
-        """``text`` with each request this server would reject replaced by the correction ``check_skill``
-        offers (misspelt parameters renamed, '+' encoded in dates, literal record filters dropped, a write's body
-        moved under its line), where there is one; what is still wrong after it is left for the proposer."""
-        def mend(match: re.Match[str]) -> str:
-            rtype, written = match.group(1), match.group(2)
-            query = written.rstrip(SENTENCE_END)
-            if rejection(rtype, query) is None:
-                return match.group(0)
-            return f"{rtype}?{corrected(rtype, query)}{written[len(query):]}"
-
-        return mended_writes(SKILL_REQUEST.sub(mend, text))
-
-    def proposer_brief(self) -> ProposerBrief:
-        return BRIEF
+    def hints(self) -> Hints:
+        """FHIR's help to the learner: its linter and mender in the server's own words, a brief, placeholder notes."""
+        return FhirHints()
 
     def stratum(self, task: Task) -> str:
         """"none" when doing nothing is right: the expected answer is the family's no-result answer (-1,
@@ -221,9 +229,6 @@ class FhirEnvironment(Environment):
     def reference_library(self) -> list[Skill]:
         """The hand-written lookup skills in ``reference_library/`` (checked on dev and val only)."""
         return import_skills(REFERENCE_LIBRARY).skills
-
-    def variable_notes(self) -> dict[str, str]:
-        return dict(DESCRIPTIONS)
 
     def common_words(self) -> frozenset[str]:
         return frozenset({"patient"})  # in nearly every task: a skill sharing it is not thereby relevant

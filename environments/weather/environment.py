@@ -2,7 +2,7 @@
 
 It is written only with the hooks the README offers every user (tasks with variables, instructions,
 sessions, graders, strata, a trivial answer, a reference library, a held-out world); none of the hooks
-that help the learner (``check_skill``, ``mend_skill``, ``proposer_brief``, ``variable_notes``). What a
+that help the learner (``Environment.hints`` is None: no linter, mender, brief or placeholder notes). What a
 run learns here, the method learned from the API's own replies.
 
 Three task families, each with items whose answer is a value and items whose answer is the family's

@@ -12,7 +12,6 @@ from ..models.base import Model
 from ..models.metered import MeteredModel
 from ..store import Database, LibraryStore, Version
 from ..store.runs import ReplyCache, RunStore
-from ..unaided import Unaided
 from ..errors import ConfigError
 from .counters import RunCounts, run_counts
 from .loop import Event, Improver
@@ -66,8 +65,6 @@ async def improve(
     # Built before anything is stored: a held-out world that cannot be built refuses the run, and loses nothing.
     home, sealed = environment, environment.held_out(config.sealed_world_seed)
     identity["sealed_world"] = sealed.world()
-    if not config.environment_help:
-        environment = Unaided(environment)
     if resume:
         state = RunState.model_validate(info.state or {})
         run_id, library = info.id, info.library or info.id

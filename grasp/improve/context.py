@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import RunConfig
-from ..environment import Environment, Episode
+from ..environment import Environment, Episode, Hints
 from ..models.base import Model
 from ..store.runs import RunStore
 from .state import RunState
@@ -19,6 +19,7 @@ from .state import RunState
 @dataclass(frozen=True)
 class RunContext:
     environment: Environment
+    hints: Hints  # the environment's help to the learner, or the generic defaults (grasp-bare, an environment with none)
     executor: Model
     proposer: Model
     config: RunConfig

@@ -73,7 +73,7 @@ class CandidateAssembly:
         async def trial(tasks: list[Task], skills: dict[str, Skill], key: str) -> list[Episode]:
             return await run(tasks, skills, "trial", key)
 
-        self.refiner = Refiner(context.environment, context.proposer, trial, budget=config.loop.refinements,
+        self.refiner = Refiner(context.environment, context.hints, context.proposer, trial, budget=config.loop.refinements,
                                trial=config.loop.trial, capacity=config.capacity, seed=config.seed,
                                max_tokens=config.loop.proposal_tokens)
 

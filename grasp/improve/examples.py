@@ -8,13 +8,13 @@ example, in this order:
    (the shape that worked here, on this very kind of task);
 2. a skill the run has already accepted (the family's own first, then another family's): written in this
    environment's conventions, and proven at the gate;
-3. only until then, the environment's brief example (``Environment.proposer_brief``), which is of a shape no
+3. only until then, the environment's brief example (``Hints.proposer_brief``), which is of a shape no
    task family answers with.
 """
 
 from __future__ import annotations
 
-from ..environment import Environment, Episode
+from ..environment import Environment, Episode, Hints
 from ..skills import Skill
 from ..tasks import Task
 from .drafts import Proposal, render_draft
@@ -44,9 +44,9 @@ def library_example(skills: dict[str, Skill], family: str) -> str | None:
     return render_draft(Proposal(action="ADD", name=skill.name, description=skill.description, body=skill.body))
 
 
-def worked_example(environment: Environment, skills: dict[str, Skill], family: str, *,
+def worked_example(environment: Environment, hints: Hints, skills: dict[str, Skill], family: str, *,
                    passing: Episode | None = None, task: Task | None = None) -> str:
     """The example a proposer prompt shows: the passing trace, else an accepted skill, else the brief's."""
     if passing is not None and task is not None and (drawn := trace_example(passing, task, environment)):
         return drawn
-    return library_example(skills, family) or environment.proposer_brief().example
+    return library_example(skills, family) or hints.proposer_brief().example

@@ -140,9 +140,11 @@ async def induce(
     seed: int = 0,
     leaks: Callable[[str], list[str]] | None = None,
     search: SearchCalls | None = None,
+    notes: dict[str, str] | None = None,
 ) -> Candidate:
     """A candidate skill from ``episode`` (which passed ``task``), or a refusal that says why. With ``search``,
-    each step is written in its shortest spelling the environment answers the same way."""
+    each step is written in its shortest spelling the environment answers the same way. ``notes``: what each
+    placeholder stands for (the environment's hints), written into the skill."""
     spellings = {reply: (await shortest(search, task, reply) if search else reply) for reply in requests(episode)}
     steps = workflow(episode, task, environment, spellings)
     if len(steps) < (2 if episode.answer is not None else 1):
@@ -157,7 +159,7 @@ async def induce(
         if leaked_in(f"{text.name}\n{text.description}\n{text.advice}"):
             text = fallback
     body = render(text, steps, {**{name: f"this task's {name.lower()}" for name in task.variables},
-                                **environment.variable_notes()})
+                                **(notes or {})})
     if leaked := leaked_in(body):
         return Candidate(edit=None, refusal=f"induction: steps still hold task values {leaked[:3]}", group=group,
                          origin="induced", seen=[task.id])

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ..environment import Environment
+from ..environment import Environment, Hints
 from ..skills import Skill, defined_placeholders
 from ..tasks import Task
 from .drafts import Proposal
@@ -136,13 +136,13 @@ def mended_by_hand(proposal: Proposal, known: Collection[str],
     return proposal.model_copy(update={"body": body, "description": description})
 
 
-def lint(environment: Environment, skill: Skill, known: Collection[str],
+def lint(hints: Hints, skill: Skill, known: Collection[str],
          none_answers: tuple[Collection[Any], Collection[Any]]) -> str | None:
     """What is wrong with ``skill``, in words its writer can act on; None when nothing is.
 
-    The environment's ``check_skill`` first, then the core's two checks. The no-result answer is looked for
+    The environment's ``check_skill`` (its hints) first, then the core's two checks. The no-result answer is looked for
     in the steps alone: a description often repeats the task's own words (its own no-result answer) above a
     step that answers another family's, and the executor answers what the steps say."""
     text = f"{skill.description}\n{skill.body}"
-    return (environment.check_skill(text) or foreign_none_answer(skill.body, *none_answers)
+    return (hints.check_skill(text) or foreign_none_answer(skill.body, *none_answers)
             or unknown_placeholders(text, known))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ..agent.runner import run_tasks
 from ..config import RunConfig
 from ..edits import Evidence
-from ..environment import Environment, Episode
+from ..environment import Environment, Episode, Hints
 from ..evaluate import EvalResult
 from ..models.base import Model
 from ..skills import Skill
@@ -50,8 +50,11 @@ class Improver:
         self.on_episode = on_episode
         # The strategies: named in the config, or passed in from Python (GEPA-style, through the constructor).
         self.rule = rule or rule_from(config.gate)
+        # The environment's help to the learner; the generic defaults where it has none or the method runs without
+        # it (grasp-bare). Nothing the executor reads comes from here.
+        self.hints = (environment.hints() if config.environment_help else None) or Hints()
         self.sources = sources if sources is not None else sources_from(
-            config, environment, proposer, evidence=self._skill_evidence,
+            config, environment, self.hints, proposer, evidence=self._skill_evidence,
             on_note=lambda text: self.emit("note", {"text": text}))
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.skills_per_episode,
@@ -65,7 +68,7 @@ class Improver:
         async def run(tasks: list[Task], skills: dict[str, Skill], phase: str, prefix: str) -> list[Episode]:
             return await self._run(tasks, skills, phase=phase, prefix=prefix)
 
-        context = RunContext(environment, executor, proposer, config, runs, run_id, state,
+        context = RunContext(environment, self.hints, executor, proposer, config, runs, run_id, state,
                              note=lambda text: self.emit("note", {"text": text}), on_episode=on_episode)
         self.assembly = CandidateAssembly(context, self.dev, self.sources, run)
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from ..edits import Edit, EditKind
-from ..environment import Environment, Episode, ProposerBrief
+from ..environment import Environment, Episode, Hints, ProposerBrief
 from ..errors import ModelError, ModelUnavailable
 from ..models.base import ChatResult, Model
 from ..skills import Skill, normalize_name, with_meanings
@@ -80,10 +80,10 @@ def _edge(char: str, *, before: bool) -> str:
     return f"(?<![{kind}])" if before else f"(?![{kind}])"
 
 
-def placeholder_notes(environment: Environment, tasks: list[Task]) -> dict[str, str]:
-    """The placeholders of ``tasks``' values, sorted, each with what it stands for (the environment's
+def placeholder_notes(hints: Hints, tasks: list[Task]) -> dict[str, str]:
+    """The placeholders of ``tasks``' values, sorted, each with what it stands for (the environment's hints'
     ``variable_notes``, else "this task's <name>")."""
-    notes = environment.variable_notes()
+    notes = hints.variable_notes()
     names = sorted({name for task in tasks for name in task.variables})
     return {name: notes.get(name, f"this task's {name.lower()}") for name in names}
 

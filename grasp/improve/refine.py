@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..environment import Environment, Episode, ProposerBrief
+from ..environment import Environment, Episode, Hints, ProposerBrief
 from ..errors import ValidationError
 from ..models.base import Model
 from ..skills import Skill
@@ -92,20 +92,20 @@ def refused(candidate: Candidate, why: str, *, at_trial: bool) -> Candidate:
 class Refiner:
     """Mend, lint, trial, ask the writer: one loop, one budget of asks per candidate."""
 
-    def __init__(self, environment: Environment, writer: Model, run_trial: RunTrial, *, budget: int, trial: bool,
-                 capacity: int, seed: int, max_tokens: int) -> None:
-        self.env, self.writer, self.run_trial = environment, writer, run_trial
+    def __init__(self, environment: Environment, hints: Hints, writer: Model, run_trial: RunTrial, *, budget: int,
+                 trial: bool, capacity: int, seed: int, max_tokens: int) -> None:
+        self.env, self.hints, self.writer, self.run_trial = environment, hints, writer, run_trial
         self.budget, self.trial, self.capacity, self.seed, self.max_tokens = budget, trial, capacity, seed, max_tokens
 
     async def refine(self, index: int, candidate: Candidate, on: Refinement) -> Candidate:
         """``candidate`` as its critics leave it: passed on (maybe rewritten), or refused with the reason."""
         if candidate.edit is None or candidate.edit.skill is None:
             return candidate
-        known = placeholder_notes(self.env, on.tasks)
+        known = placeholder_notes(self.hints, on.tasks)
         current, asks, last_lint = candidate, 0, None
         while True:
             current = self._mended(current, on, known)
-            finding, at_trial, shown, said = lint(self.env, current.edit.skill, known, on.none_answers), False, [], []
+            finding, at_trial, shown, said = lint(self.hints, current.edit.skill, known, on.none_answers), False, [], []
             if finding is not None and finding == last_lint:
                 return refused(current, f"rewrite {asks} repeats the mistake the environment named: {finding[:200]}",
                                at_trial=False)
@@ -142,7 +142,7 @@ class Refiner:
         skill = candidate.edit.skill
         draft = Proposal(action=candidate.edit.kind.value, name=skill.name, target=candidate.edit.target,
                          description=skill.description, body=skill.body)
-        mended = mended_by_hand(draft, known, on.none_answers, self.env.mend_skill)
+        mended = mended_by_hand(draft, known, on.none_answers, self.hints.mend_skill)
         if mended is None:
             return candidate
         fixed = self._validated(mended, candidate, on)
@@ -154,13 +154,14 @@ class Refiner:
             draft = draft.model_copy(update={"action": edit.kind.value, "name": skill.name, "target": edit.target})
         library = {name: s for name, s in on.skills.items() if name != skill.name or edit.kind.value != "ADD"}
         made = to_candidate(draft, library=library, capacity=self.capacity, family=on.family, forbidden=on.forbidden,
-                            group=candidate.group, mask=on.mask, notes=self.env.variable_notes())
+                            group=candidate.group, mask=on.mask, notes=self.hints.variable_notes())
         return made.model_copy(update={"origin": candidate.origin, "seen": candidate.seen})
 
     async def _ask(self, candidate: Candidate, finding: str, shown: list[str], said: list[str], on: Refinement,
                    placeholders: dict[str, str], attempt: int) -> Candidate:
-        brief = self.env.proposer_brief().model_copy(update={"example": worked_example(self.env, on.skills, on.family)})
-        prompt = rewrite_prompt(candidate.edit.skill, finding, shown, said, brief, self.env.protocol_notes()[:1500],
+        example = worked_example(self.env, self.hints, on.skills, on.family)
+        brief = self.hints.proposer_brief().model_copy(update={"example": example})
+        prompt = rewrite_prompt(candidate.edit.skill, finding, shown, said, brief, self.env.instructions()[:1500],
                                 placeholders)
         [reply], _ = await propose(self.writer, prompt, 1, temperature=0.0, seed=self.seed + attempt,
                                    max_tokens=self.max_tokens)

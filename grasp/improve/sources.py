@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from ..agent.search import SearchCalls
 from ..config import RunConfig
 from ..edits import Edit, EditKind
-from ..environment import Environment, Episode
+from ..environment import Environment, Episode, Hints
 from ..errors import ModelError, ModelUnavailable
 from ..models.base import Model, structured
 from ..skills import Skill
@@ -60,9 +60,9 @@ class ProposerSource:
 
     name = "proposer"
 
-    def __init__(self, environment: Environment, proposer: Model, config: RunConfig,
+    def __init__(self, environment: Environment, hints: Hints, proposer: Model, config: RunConfig,
                  evidence: Callable[[], dict[str, str]], on_note: Callable[[str], None]) -> None:
-        self.env, self.proposer, self.config = environment, proposer, config
+        self.env, self.hints, self.proposer, self.config = environment, hints, proposer, config
         self.evidence, self.on_note = evidence, on_note
 
     def _budget(self) -> int:
@@ -72,13 +72,13 @@ class ProposerSource:
     async def candidates(self, contrast: Contrast) -> list[Candidate]:
         first = contrast.tasks.get(contrast.failing[0].task_id) if contrast.failing else None
         passing = contrast.passing[0] if contrast.passing else None
-        example = worked_example(self.env, contrast.skills, contrast.family, passing=passing,
+        example = worked_example(self.env, self.hints, contrast.skills, contrast.family, passing=passing,
                                  task=contrast.tasks.get(passing.task_id) if passing else None)
-        brief = self.env.proposer_brief().model_copy(update={"example": example})
+        brief = self.hints.proposer_brief().model_copy(update={"example": example})
         prompt, cut = build_prompt(contrast.label, contrast.failing, contrast.passing, contrast.skills,
-                                   self.evidence(), self.config.capacity, self.env.protocol_notes()[:1500],
+                                   self.evidence(), self.config.capacity, self.env.instructions()[:1500],
                                    budget_chars=self._budget(), brief=brief, mask=contrast.mask,
-                                   placeholders=placeholder_notes(self.env, [first] if first else []),
+                                   placeholders=placeholder_notes(self.hints, [first] if first else []),
                                    instruction=first.instruction if first else "")
         if cut:
             contrast.notes.append(f"{contrast.key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
@@ -92,7 +92,7 @@ class ProposerSource:
         # Each draft as written; the refine loop (grasp/improve/refine.py) mends, lints, tries and rewrites it.
         return [to_candidate(reply, library=contrast.skills, capacity=self.config.capacity,
                              family=contrast.family, forbidden=forbidden, group=contrast.label, mask=contrast.mask,
-                             notes=self.env.variable_notes()) for reply in proposals]
+                             notes=self.hints.variable_notes()) for reply in proposals]
 
 
 class InductionSource:
@@ -100,8 +100,8 @@ class InductionSource:
 
     name = "induction"
 
-    def __init__(self, environment: Environment, namer: Model | None, config: RunConfig) -> None:
-        self.env, self.namer, self.config = environment, namer, config
+    def __init__(self, environment: Environment, hints: Hints, namer: Model | None, config: RunConfig) -> None:
+        self.env, self.hints, self.namer, self.config = environment, hints, namer, config
 
     async def candidates(self, contrast: Contrast) -> list[Candidate]:
         if not contrast.passing or contrast.passing[0].task_id not in contrast.tasks:
@@ -109,7 +109,7 @@ class InductionSource:
         passing = contrast.passing[0]
         return [await induce(passing, contrast.tasks[passing.task_id], self.env, self.namer,
                              library=contrast.skills, capacity=self.config.capacity, group=contrast.label,
-                             seed=self.config.seed, search=contrast.search)]
+                             seed=self.config.seed, search=contrast.search, notes=self.hints.variable_notes())]
 
 
 class Lesson(BaseModel):
@@ -156,11 +156,11 @@ def remember(skills: dict[str, Skill], lesson: str, capacity: int) -> Edit:
     return Edit(kind=EditKind.MODIFY if current else EditKind.ADD, skill=skill, rationale="reflection")
 
 
-def sources_from(config: RunConfig, environment: Environment, proposer: Model, *,
+def sources_from(config: RunConfig, environment: Environment, hints: Hints, proposer: Model, *,
                  evidence: Callable[[], dict[str, str]], on_note: Callable[[str], None]) -> list[CandidateSource]:
     made: dict[str, CandidateSource] = {
-        "induction": InductionSource(environment, proposer, config),
-        "proposer": ProposerSource(environment, proposer, config, evidence, on_note),
+        "induction": InductionSource(environment, hints, proposer, config),
+        "proposer": ProposerSource(environment, hints, proposer, config, evidence, on_note),
         "reflection": ReflectionSource(proposer, config),
     }
     return [made[name] for name in config.loop.sources]

@@ -180,34 +180,34 @@ def test_the_agent_reads_a_bundle_without_the_self_link_that_echoes_its_request(
 def test_mend_skill_writes_the_correction_check_skill_offers(env: FhirEnvironment) -> None:
     text = ("1. GET Observation?patient=<MRN>&code=<CODE>&sort=-date&count=1\n"
             "2. Then GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00.\n3. FINISH([-1]).")
-    mended = env.mend_skill(text)
+    mended = env.hints().mend_skill(text)
     assert mended == ("1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1\n"
                       "2. Then GET Observation?patient=<MRN>&date=ge<SINCE_24H>%2B00:00.\n3. FINISH([-1]).")
-    assert env.check_skill(mended) is None
+    assert env.hints().check_skill(mended) is None
     valid = "GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1"
-    assert env.mend_skill(valid) == valid
-    assert env.mend_skill("GET Observation?bogus=1") == "GET Observation?bogus=1"  # nothing close: left to the proposer
+    assert env.hints().mend_skill(valid) == valid
+    assert env.hints().mend_skill("GET Observation?bogus=1") == "GET Observation?bogus=1"  # nothing close: left to the proposer
 
 
 def test_mend_skill_drops_element_names_the_resource_does_not_have(env: FhirEnvironment) -> None:
     """A draft of the ten-type run asked for ``unit`` and ``system`` among Observation's elements: the server
     knows its own elements, so the mend keeps the rest, or the whole resource when no name is one."""
     text = "GET Observation?patient=<MRN>&code=<CODE>&_count=1&_elements=valueQuantity,unit,system,effectiveDateTime"
-    assert "has no element 'unit'" in env.check_skill(text)
-    mended = env.mend_skill(text)
+    assert "has no element 'unit'" in env.hints().check_skill(text)
+    mended = env.hints().mend_skill(text)
     assert mended == "GET Observation?patient=<MRN>&code=<CODE>&_count=1&_elements=valueQuantity,effectiveDateTime"
-    assert env.check_skill(mended) is None
-    assert env.mend_skill("GET Observation?patient=<MRN>&_elements=unit,system.") == "GET Observation?patient=<MRN>."
+    assert env.hints().check_skill(mended) is None
+    assert env.hints().mend_skill("GET Observation?patient=<MRN>&_elements=unit,system.") == "GET Observation?patient=<MRN>."
 
 
 def test_check_skill_reads_a_second_question_mark_as_the_server_does_and_mends_it(env: FhirEnvironment) -> None:
     """``identifier=<MRN>?_sort=-date`` is one parameter whose value swallows the rest: the server answers 200
     with nobody (seen in a referral draft of the ten-type run). The linter says so; '&' is the mend."""
     text = "1. GET Patient?identifier=<MRN>?_count=1\n2. FINISH([])"
-    problem = env.check_skill(text)
+    problem = env.hints().check_skill(text)
     assert problem and "a URL has one '?'" in problem and problem.endswith("Write it as: Patient?identifier=<MRN>&_count=1")
-    assert env.mend_skill(text) == "1. GET Patient?identifier=<MRN>&_count=1\n2. FINISH([])"
-    assert env.check_skill("Is it in Observation?patient=<MRN>&code=<CODE>?") is None  # a question's own mark
+    assert env.hints().mend_skill(text) == "1. GET Patient?identifier=<MRN>&_count=1\n2. FINISH([])"
+    assert env.hints().check_skill("Is it in Observation?patient=<MRN>&code=<CODE>?") is None  # a question's own mark
 
 
 @pytest.mark.parametrize(("line", "said", "mended"), [
@@ -223,20 +223,20 @@ def test_check_skill_says_what_the_server_would_answer_a_write_line(env: FhirEnv
     """A write line the executor would copy into a 404, a 405 or an unparsable action is named in the words of
     the server (or the action parser); what the server determines by itself (the type of a compartment path,
     the body under its line) is mended, an unknown type is not."""
-    problem = env.check_skill(f"1. {line}\n2. FINISH([])")
+    problem = env.hints().check_skill(f"1. {line}\n2. FINISH([])")
     assert problem and said in problem
-    assert env.mend_skill(line) == (mended or line)
+    assert env.hints().mend_skill(line) == (mended or line)
     if "Unknown resource type" in said:
         served = get("ReferralRequest", method="POST", body={"resourceType": "ReferralRequest"})
         assert served.status_code == 404 and said in served.text
-    assert env.check_skill("Write the POST body with the reading, then FINISH([]).") is None  # prose, no write
+    assert env.hints().check_skill("Write the POST body with the reading, then FINISH([]).") is None  # prose, no write
 
 
 def test_check_skill_finds_requests_the_server_would_reject(env: FhirEnvironment) -> None:
-    assert "Unknown search parameter 'sort'" in env.check_skill("GET Observation?patient=<MRN>&code=GLU&sort=-date")
-    assert "encode it as %2B" in env.check_skill("Observation?patient=<MRN>&date=ge2024-01-01T00:00:00+00:00")
-    assert env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1") is None
-    assert env.check_skill("Sort the results newest first.") is None
+    assert "Unknown search parameter 'sort'" in env.hints().check_skill("GET Observation?patient=<MRN>&code=GLU&sort=-date")
+    assert "encode it as %2B" in env.hints().check_skill("Observation?patient=<MRN>&date=ge2024-01-01T00:00:00+00:00")
+    assert env.hints().check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1") is None
+    assert env.hints().check_skill("Sort the results newest first.") is None
 
 
 BP_BODY = ('{"resourceType": "Observation", "status": "final", "category": [{"coding": [{"system": '
@@ -253,9 +253,9 @@ BP_BODY = ('{"resourceType": "Observation", "status": "final", "category": [{"co
 ])
 def test_check_skill_refuses_a_write_whose_body_the_server_would_refuse_naming_the_field(
         env: FhirEnvironment, get, wrong: str, field: str) -> None:
-    assert env.check_skill(f"1. POST Observation\n{BP_BODY}\n2. FINISH([])") is None
-    assert env.check_skill(f"1. POST Observation\n```json\n{BP_BODY}\n```") is None
-    problem = env.check_skill(f"1. POST Observation\n{wrong}\n2. FINISH([])")
+    assert env.hints().check_skill(f"1. POST Observation\n{BP_BODY}\n2. FINISH([])") is None
+    assert env.hints().check_skill(f"1. POST Observation\n```json\n{BP_BODY}\n```") is None
+    problem = env.hints().check_skill(f"1. POST Observation\n{wrong}\n2. FINISH([])")
     assert problem and problem.startswith("POST Observation: the server would answer 400") and field in problem
     served = get("Observation", method="POST", body=json.loads(
         wrong.replace("<MRN>", "S0000000").replace("<NOW>", "2024-03-15T09:30:00").replace("<READING>", "1/2 mmHg")))
@@ -267,51 +267,51 @@ def test_check_skill_lets_a_placeholder_stand_where_it_cannot_judge_the_value(en
             '"subject": {"reference": "Patient/<MRN>"}, "medicationCodeableConcept": {"text": "KCl"}, '
             '"dosageInstruction": [{"doseAndRate": [{"doseQuantity": {"value": <DOSE>, "unit": "mEq"}}]}], '
             '"authoredOn": "<WHEN>"}')
-    assert env.check_skill(dose) is None
-    assert "not valid JSON" in env.check_skill("POST Observation\n{\"resourceType\": \"Observation\",}")
+    assert env.hints().check_skill(dose) is None
+    assert "not valid JSON" in env.hints().check_skill("POST Observation\n{\"resourceType\": \"Observation\",}")
 
 
 def test_check_skill_names_what_to_change_around_placeholders(env) -> None:
-    assert env.check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date") is None
-    unencoded = env.check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
+    assert env.hints().check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_sort=-date") is None
+    unencoded = env.hints().check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
     assert unencoded and "%2B" in unencoded
-    misspelt = env.check_skill("GET Observation?patient=<MRN>&sort=-date&count=1")
+    misspelt = env.hints().check_skill("GET Observation?patient=<MRN>&sort=-date&count=1")
     assert misspelt and "Did you mean '_sort'?" in misspelt
 
 
 def test_check_skill_writes_the_corrected_request_when_the_server_can_tell(env) -> None:
-    problem = env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&sort=-date&count=1\n2. FINISH([<v>])")
+    problem = env.hints().check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&sort=-date&count=1\n2. FINISH([<v>])")
     assert problem.endswith("Write it as: Observation?patient=<MRN>&code=<CODE>&_sort=-date&_count=1")
-    encoded = env.check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
+    encoded = env.hints().check_skill("GET Observation?patient=<MRN>&date=ge<SINCE_24H>+00:00")
     assert encoded.endswith("Write it as: Observation?patient=<MRN>&date=ge<SINCE_24H>%2B00:00")
-    assert "Write it as" not in env.check_skill("GET Observation?patient=<MRN>&colour=red")
+    assert "Write it as" not in env.hints().check_skill("GET Observation?patient=<MRN>&colour=red")
 
 
 def test_check_skill_refuses_a_record_picked_by_a_literal_value(env) -> None:
     """A made-up identifier beside the task's name and birth date matches nobody, on every task; a copied MRN
     matches one task. The corrected request drops the made-up filter when placeholders still pick the record."""
-    made_up = env.check_skill("1. GET Patient?identifier=1234567890&family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>")
+    made_up = env.hints().check_skill("1. GET Patient?identifier=1234567890&family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>")
     assert made_up and "identifier=1234567890: picks out a record by a literal value" in made_up
     assert made_up.endswith("Write it as: Patient?family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>")
-    copied = env.check_skill("GET Observation?patient=S6173803&code=<CODE>&_sort=-date")
+    copied = env.hints().check_skill("GET Observation?patient=S6173803&code=<CODE>&_sort=-date")
     assert copied and "patient=S6173803" in copied and "Write it as" not in copied
-    assert env.check_skill("GET Observation?patient=<MRN>&code=GLU&status=final&_sort=-date") is None
+    assert env.hints().check_skill("GET Observation?patient=<MRN>&code=GLU&status=final&_sort=-date") is None
 
 
 def test_check_skill_refuses_a_time_filter_that_matches_one_exact_second(env) -> None:
     """``date=<NOW>`` with no prefix is an eq search on one second: on the server it finds nothing, so a skill
     written that way answers "none" on every value task. A prefixed window, a bare day or a birth date pass."""
-    exact = env.check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&date=<NOW>%2B00:00&_sort=-date&_count=1")
+    exact = env.hints().check_skill("1. GET Observation?patient=<MRN>&code=<CODE>&date=<NOW>%2B00:00&_sort=-date&_count=1")
     assert exact and "date=<NOW>%2B00:00: a date and time with no prefix is an eq search" in exact
     assert "<SINCE_24H>" not in exact  # what the server rejects, never the window a family needs
-    assert env.check_skill("GET Observation?patient=<MRN>&date=2024-03-15T09:30:00Z") is not None
-    assert env.check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00") is None
-    assert env.check_skill("GET Observation?patient=<MRN>&date=2024-03-15") is None
-    assert env.check_skill("GET Patient?family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>") is None
+    assert env.hints().check_skill("GET Observation?patient=<MRN>&date=2024-03-15T09:30:00Z") is not None
+    assert env.hints().check_skill("GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00") is None
+    assert env.hints().check_skill("GET Observation?patient=<MRN>&date=2024-03-15") is None
+    assert env.hints().check_skill("GET Patient?family=<FAMILY>&given=<GIVEN>&birthdate=<BIRTHDATE>") is None
 
 
 def test_check_skill_names_a_second_problem_behind_the_first(env) -> None:
-    both = env.check_skill("GET Observation?patient=<MRN>&date=<NOW>+00:00")
+    both = env.hints().check_skill("GET Observation?patient=<MRN>&date=<NOW>+00:00")
     assert "encode it as %2B" in both
     assert "With that fixed, Observation?patient=<MRN>&date=<NOW>%2B00:00 still fails" in both
     assert "no prefix" in both
@@ -320,11 +320,11 @@ def test_check_skill_names_a_second_problem_behind_the_first(env) -> None:
 def test_check_skill_says_why_a_name_searched_as_two_words_matches_nobody_and_writes_no_query(env) -> None:
     """``name=<FAMILY>+<GIVEN>`` becomes "Pavel Kettering", which matches no single word of any name. Which
     parameters to search instead is the skill's to learn: the linter offers no rewritten request."""
-    joined = env.check_skill("1. GET Patient?name=<FAMILY>+<GIVEN>&birthdate=<BIRTHDATE>\n2. FINISH([<id>])")
+    joined = env.hints().check_skill("1. GET Patient?name=<FAMILY>+<GIVEN>&birthdate=<BIRTHDATE>\n2. FINISH([<id>])")
     assert "name=<FAMILY>+<GIVEN>: this server matches each word of a name separately" in joined
     assert "Write it as" not in joined and "given=" not in joined
-    assert env.mend_skill("GET Patient?name=<FAMILY>+<GIVEN>") == "GET Patient?name=<FAMILY>+<GIVEN>"
-    assert env.check_skill("GET Patient?name=<FAMILY>&birthdate=<BIRTHDATE>") is None
+    assert env.hints().mend_skill("GET Patient?name=<FAMILY>+<GIVEN>") == "GET Patient?name=<FAMILY>+<GIVEN>"
+    assert env.hints().check_skill("GET Patient?name=<FAMILY>&birthdate=<BIRTHDATE>") is None
 
 
 REJECTED = [
@@ -348,7 +348,7 @@ def test_a_rejection_names_no_placeholder_the_skill_did_not_write(env, request_:
     assert message is not None
     written = set(re.findall(r"<\w+>", query))
     assert set(re.findall(r"<\w+>", message)) <= written | {"<PLACEHOLDER>"}
-    assert set(re.findall(r"<\w+>", env.check_skill(f"GET {request_}"))) <= written | {"<PLACEHOLDER>"}
+    assert set(re.findall(r"<\w+>", env.hints().check_skill(f"GET {request_}"))) <= written | {"<PLACEHOLDER>"}
 
 
 def test_a_skill_that_gives_another_familys_no_result_answer_is_named(env) -> None:

@@ -27,7 +27,7 @@ def test_the_reference_library_is_valid_generic_and_covers_the_ten_task_types(en
     assert {"latest_glucose", "latest_mg_24h", "patient_lookup"} <= {tag for skill in skills for tag in skill.tags}
     assert len({tag for skill in skills for tag in skill.tags}) == 10 == len(skills)  # one skill per task type
     for skill in skills:
-        assert env.check_skill(f"{skill.description}\n{skill.body}") is None, skill.name  # every request is valid
+        assert env.hints().check_skill(f"{skill.description}\n{skill.body}") is None, skill.name  # every request is valid
         assert "<" in skill.body
         assert "GET Observation" not in skill.body or "_elements=" in skill.body, skill.name
         for task in env.tasks("test"):  # placeholders only: no value of any task

@@ -42,7 +42,7 @@ def test_an_induced_skill_has_placeholders_and_none_of_the_tasks_values(env: Fhi
     for value in (task.solution["mrn"], str(task.solution["expected"]), "2024-03-14T09:30", "MG"):
         assert value not in text, value
     assert candidate.origin == "induced" and candidate.seen == [task.id]
-    assert env.check_skill(text) is None  # the server accepts every request the skill writes
+    assert env.hints().check_skill(text) is None  # the server accepts every request the skill writes
 
 
 def test_a_model_written_name_that_leaks_a_value_falls_back_to_the_template(env: FhirEnvironment) -> None:
@@ -117,11 +117,11 @@ def test_what_a_placeholder_stands_for_is_the_skills_own_text_and_the_executor_r
                     body="1. <VALUE> is the number read from the Bundle.\n"
                          "2. GET Observation?patient=<MRN>&code=<CODE>&date=ge<SINCE_24H>%2B00:00&_count=1\n"
                          "3. FINISH([<VALUE>])", tags=["latest_mg_24h"])
-    skill = with_meanings(drafted, env.variable_notes())
+    skill = with_meanings(drafted, env.hints().variable_notes())
     line = skill.body.splitlines()[0]
     assert line.startswith("Placeholders: ") and "<MRN> = the patient's MRN" in line
     assert "<SINCE_24H> = 24 hours before now" in line and "<CODE> =" in line and "<VALUE>" not in line
-    assert with_meanings(skill, env.variable_notes()) == skill
+    assert with_meanings(skill, env.hints().variable_notes()) == skill
     seen: list[list[dict[str, str]]] = []
 
     def reply(messages: list[dict[str, str]]) -> str:

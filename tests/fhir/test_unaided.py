@@ -10,13 +10,12 @@ import pytest
 
 from environments.fhir.environment import BRIEF, FhirEnvironment
 from grasp.config import RunConfig
-from grasp.environment import ProposerBrief
+from grasp.environment import Hints, ProposerBrief
 from grasp.improve import improve
 from grasp.improve.drafts import Proposal, render_draft
 from grasp.improve.methods import method_config
 from grasp.models import ScriptedModel
 from grasp.store import LibraryStore
-from grasp.unaided import Unaided
 
 DRAFT = render_draft(Proposal(action="ADD", name="latest-glucose", description="Use when asked for the latest glucose value.",
                               body="1. GET Observation?patient=<MRN>&code=<CODE>&count=1\n2. FINISH([<value>])"))
@@ -28,18 +27,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def test_unaided_keeps_the_environment_and_drops_only_its_help(env: FhirEnvironment) -> None:
-    bare = Unaided(env)
+def test_the_generic_hints_help_with_nothing_and_fhirs_name_what_its_server_rejects(env: FhirEnvironment) -> None:
+    bare, fhir = Hints(), env.hints()
     rejected = "GET Observation?patient=<MRN>&count=1"
-    assert env.check_skill(rejected) is not None and bare.check_skill(rejected) is None
-    assert bare.mend_skill(rejected) == rejected != env.mend_skill(rejected)
+    assert fhir.check_skill(rejected) is not None and bare.check_skill(rejected) is None
+    assert bare.mend_skill(rejected) == rejected != fhir.mend_skill(rejected)
     assert bare.proposer_brief() == ProposerBrief() and bare.variable_notes() == {}
-    task = env.tasks("dev")[0]
-    assert bare.tasks("dev") == env.tasks("dev") and bare.instructions() == env.instructions()
-    assert bare.stratum(task) == env.stratum(task) and bare.trivial_answer(task) == env.trivial_answer(task)
-    assert bare.reference_library() == env.reference_library() and bare.name == env.name
-    bare.max_rounds = 5
-    assert env.max_rounds == 5
+    assert fhir.proposer_brief() == BRIEF and fhir.variable_notes()
 
 
 def test_grasp_bare_is_the_grasp_config_with_the_help_off() -> None:

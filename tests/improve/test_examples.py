@@ -7,7 +7,7 @@ import asyncio
 from environments.arithmetic import ArithmeticEnvironment
 from environments.weather import WeatherEnvironment
 from grasp.edits import Edit, EditKind
-from grasp.environment import Episode, ProposerBrief
+from grasp.environment import Episode, Hints, ProposerBrief
 from grasp.improve.drafts import parse_draft
 from grasp.improve.examples import worked_example
 from grasp.improve.proposer import Candidate
@@ -27,17 +27,18 @@ def test_the_example_is_the_runs_own_pass_then_an_accepted_skill_then_the_enviro
     environment = ArithmeticEnvironment(seed=1, per_split=18)
     task = next(t for t in environment.tasks("dev") if t.family == "product")
     passing = calc_pass(task)
-    brief = environment.proposer_brief().example
+    hints = Hints()
+    brief = hints.proposer_brief().example
 
-    drawn = parse_draft(worked_example(environment, {"add-in-one-go": SUMS}, "product", passing=passing, task=task))
+    drawn = parse_draft(worked_example(environment, hints, {"add-in-one-go": SUMS}, "product", passing=passing, task=task))
     assert "CALC: <A> * <B>" in drawn.body and str(passing.answer[0]) not in drawn.body
     both = {"add-in-one-go": SUMS, "calc-products": PRODUCTS, "reflection-notes": NOTES}
-    assert parse_draft(worked_example(environment, both, "product")).name == "calc-products"  # its own family first
-    assert parse_draft(worked_example(environment, both, "mixed")).name == "add-in-one-go"  # then by name
-    assert worked_example(environment, {"reflection-notes": NOTES}, "product") == brief  # notes are no procedure
+    assert parse_draft(worked_example(environment, hints, both, "product")).name == "calc-products"  # its own family first
+    assert parse_draft(worked_example(environment, hints, both, "mixed")).name == "add-in-one-go"  # then by name
+    assert worked_example(environment, hints, {"reflection-notes": NOTES}, "product") == brief  # notes are no procedure
     answer_only = passing.model_copy(update={"messages": passing.messages[:2] + passing.messages[-1:],
                                              "step_ok": [True]})
-    assert worked_example(environment, {}, "product", passing=answer_only, task=task) == brief
+    assert worked_example(environment, hints, {}, "product", passing=answer_only, task=task) == brief
 
 
 def test_the_stock_example_is_a_shape_no_lookup_family_answers_with() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
 from grasp.config import LoopConfig, RunConfig
-from grasp.environment import ProposerBrief
+from grasp.environment import Hints, ProposerBrief
 from grasp.improve import improve
 from grasp.improve.lint import unknown_placeholders
 from grasp.models import ScriptedModel
@@ -42,11 +42,16 @@ def run_config(**updates: object) -> RunConfig:
     return base.with_advanced(**updates)
 
 
-class PickyEnvironment(ArithmeticEnvironment):
+class PickyHints(Hints):
     """Rejects skills that spell the action CALCULATE, and says exactly what to write instead."""
 
     def check_skill(self, text: str) -> str | None:
         return "unknown action 'CALCULATE:'; the action is spelled 'CALC:'" if "CALCULATE" in text else None
+
+
+class PickyEnvironment(ArithmeticEnvironment):
+    def hints(self) -> Hints:
+        return PickyHints()
 
 
 def _proposer_log(replies: list[str]) -> tuple[ScriptedModel, list[list[dict[str, str]]]]:
@@ -130,11 +135,16 @@ def test_a_foreign_no_result_answer_in_the_steps_is_mended_even_when_the_descrip
     assert re.search(r"if it fails, ANSWER: no (product|mixed)\.", result.library.skills["calc-first"].body)
 
 
-class CapitalCalc(NoResultEnvironment):
-    """An environment with a rule of its own that only the proposer can follow: CALC in capitals."""
+class CapitalHints(Hints):
+    """A rule of the environment's own that only the proposer can follow: CALC in capitals."""
 
     def check_skill(self, text: str) -> str | None:
         return "CALC is spelled in capitals" if "calc:" in text else None
+
+
+class CapitalCalc(NoResultEnvironment):
+    def hints(self) -> Hints:
+        return CapitalHints()
 
 
 def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_back_to_it(tmp_path: Path) -> None:
@@ -145,11 +155,16 @@ def test_a_no_result_answer_mixed_with_a_problem_only_the_proposer_can_fix_goes_
     assert result.counts.accepted_by_origin == {"refined": 1}
 
 
-class SelfMendingCalc(CapitalCalc):
+class SelfMendingHints(CapitalHints):
     """The same rule, and the environment corrects it by itself (as FHIR renames ``count`` to ``_count``)."""
 
     def mend_skill(self, text: str) -> str:
         return text.replace("calc:", "CALC:")
+
+
+class SelfMendingCalc(CapitalCalc):
+    def hints(self) -> Hints:
+        return SelfMendingHints()
 
 
 def test_a_problem_the_environment_mends_itself_costs_no_proposer_call(tmp_path: Path) -> None:

@@ -115,13 +115,18 @@ def test_a_run_killed_mid_batch_resumes_to_the_same_library(tmp_path: Path) -> N
 
 def test_a_skill_the_environment_rejects_is_rewritten_once_or_refused(tmp_path: Path) -> None:
     from environments.arithmetic import ArithmeticEnvironment
+    from grasp.environment import Hints
     from grasp.improve import improve
 
     from .scripted_run import executor, proposer
 
-    class Strict(ArithmeticEnvironment):
+    class Capitals(Hints):
         def check_skill(self, text: str) -> str | None:
             return "CALC is spelled in capitals" if "calc:" in text else None
+
+    class Strict(ArithmeticEnvironment):
+        def hints(self) -> Hints:
+            return Capitals()
 
     bad = proposal(HELPFUL, "Use for product questions: compute first.", "Reply calc: <expression>, then answer.")
     good = proposal(HELPFUL, "Use for product questions: compute first.", "Reply CALC: <expression>, then answer.")

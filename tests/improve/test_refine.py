@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
-from grasp.environment import Episode
+from grasp.environment import Episode, Hints, ProposerBrief
 from grasp.improve import improve
 from grasp.improve.proposer import Candidate
 from grasp.improve.refine import Refinement, Refiner
@@ -84,7 +84,8 @@ def calc_pass(task) -> Episode:
 def refine_once(environment, writer: Model, run, candidate: Candidate, task, skills: dict[str, Skill], *,
                 budget: int, mask=lambda text: text) -> Candidate:
     """``candidate`` through one Refiner with its trial on ``task`` run by ``run``."""
-    refiner = Refiner(environment, writer, run, budget=budget, trial=True, capacity=4, seed=0, max_tokens=300)
+    refiner = Refiner(environment, environment.hints() or Hints(), writer, run, budget=budget, trial=True, capacity=4,
+                      seed=0, max_tokens=300)
     on = Refinement(key="k", tasks=[task], skills=skills, family=task.family, mask=mask, forbidden=set(),
                     none_answers=([], []))
     return asyncio.run(refiner.refine(0, candidate, on))
@@ -115,7 +116,7 @@ def test_a_candidate_that_fixes_nothing_is_rewritten_from_outcomes_then_refused_
     assert "<A>" in repair and "<B>" in repair  # the operands are placeholders, not this task's numbers
     # It names the task's placeholders (not the word "<PLACEHOLDERS>") and shows the environment's example.
     assert "Placeholders for the task's values: <A> = this task's a; <B> = this task's b" in repair
-    assert "<PLACEHOLDERS>" not in repair and ArithmeticEnvironment().proposer_brief().example in repair
+    assert "<PLACEHOLDERS>" not in repair and ProposerBrief().example in repair
 
 
 def test_a_rewrite_that_fixes_a_batch_task_goes_to_the_gate_and_its_pass_feeds_induction(tmp_path: Path) -> None:
@@ -165,7 +166,7 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
 
     def prompts_for(passes: list[Episode]) -> str:
         prompts: list[str] = []
-        source = ProposerSource(environment, scripted_proposer(USELESS, prompts), trial_config(),
+        source = ProposerSource(environment, Hints(), scripted_proposer(USELESS, prompts), trial_config(),
                                 evidence=dict, on_note=lambda text: None)
         contrast = Contrast(key="k", label="l", family="product", failing=[failing], passing=passes, skills={},
                             tasks=tasks, seen=[failed.id], seed=0, mask=masker(environment, [failed]))
@@ -225,9 +226,13 @@ def test_the_proposer_reads_what_each_placeholder_stands_for() -> None:
     from grasp.improve.proposer import masker
     from grasp.improve.sources import Contrast, ProposerSource
 
-    class Noted(ArithmeticEnvironment):
+    class Notes(Hints):
         def variable_notes(self) -> dict[str, str]:
             return {"A": "the first operand, from the task", "Z": "a value no task here has"}
+
+    class Noted(ArithmeticEnvironment):
+        def hints(self) -> Hints:
+            return Notes()
 
     environment = Noted(seed=1, per_split=18)
     tasks = {t.id: t for t in environment.tasks("dev")}
@@ -236,7 +241,7 @@ def test_the_proposer_reads_what_each_placeholder_stands_for() -> None:
                       messages=[{"role": "system", "content": "s"}, {"role": "user", "content": failed.instruction},
                                 {"role": "assistant", "content": "ANSWER: 0"}])
     prompts: list[str] = []
-    source = ProposerSource(environment, scripted_proposer(USELESS, prompts), trial_config(),
+    source = ProposerSource(environment, environment.hints(), scripted_proposer(USELESS, prompts), trial_config(),
                             evidence=dict, on_note=lambda text: None)
     contrast = Contrast(key="k", label="l", family="product", failing=[failing], passing=[], skills={},
                         tasks=tasks, seen=[failed.id], seed=0, mask=masker(environment, [failed]))
