@@ -203,7 +203,7 @@ def _gate_cost(row: MethodRow, decisions, probe_size: int) -> None:
     by_key: dict[str, list] = defaultdict(list)
     for decision in decisions:
         evidence = decision.evidence
-        if evidence.extra.get("probe") or evidence.reason.startswith("refused at trial"):
+        if decision.stage in ("gate", "trial"):
             by_key[evidence.extra["decision"]].append(decision)
     for valid in by_key.values():
         probed = [d for d in valid if d.evidence.extra.get("probe")]

@@ -168,3 +168,22 @@ def test_a_version_1_database_is_migrated_in_place(db_path) -> None:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         version = conn.execute("SELECT value FROM grasp_meta WHERE key = 'schema_version'").fetchone()[0]
     assert {"runs", "episodes", "usage", "model_cache"} <= tables and version == str(SCHEMA_VERSION)
+
+
+def test_a_version_3_database_gets_each_decisions_stage_from_what_it_recorded(db_path) -> None:
+    store = LibraryStore(db_path)
+    store.create("lib")
+    said = {"refused at trial: fixed none of 2 batch failure(s)": "trial",
+            "not judged: no probe items outside the batch": "unjudged",
+            "the environment still rejects it: x": "lint", "invalid proposal: unusable reply": "invalid"}
+    for reason in said:
+        store.record_decision("lib", base=0, edit=None, evidence=Evidence(accepted=False, reason=reason))
+    probed = Evidence(accepted=False, reason="1 regression(s)", extra={"decision": "e1:b0", "probe": ["t1"]})
+    store.record_decision("lib", base=0, edit=None, evidence=probed)
+    with sqlite3.connect(db_path) as conn:  # as a grasp of schema version 3 left it: no stage column
+        conn.execute("ALTER TABLE decisions DROP COLUMN stage")
+        conn.execute("UPDATE grasp_meta SET value = '3' WHERE key = 'schema_version'")
+    stages = [decision.stage for decision in LibraryStore(db_path).decisions("lib")]
+    assert stages == [*said.values(), "gate"]
+    with pytest.raises(ValidationError, match="decision stage 'probed' is none of"):
+        store.record_decision("lib", base=0, edit=None, evidence=probed, stage="probed")

@@ -68,7 +68,8 @@ def log(
         console.print(f"\nrefused edits: {len(refused)}")
         for decision in refused:
             what = decision.edit.summary() if decision.edit else "(no edit)"
-            console.print(f"  on v{decision.base_version}: {what}  ({decision.evidence.one_line()})", markup=False)
+            console.print(f"  on v{decision.base_version}, {decision.stage}: {what}  ({decision.evidence.one_line()})",
+                          markup=False)
 
 
 @app.command()

@@ -34,6 +34,6 @@ def run_counts(libraries: LibraryStore, runs: RunStore, run_id: str, library: st
         explore_episodes=runs.count_episodes(run_id, phase="explore"),
         trial_episodes=runs.count_episodes(run_id, phase="trial"),
         search_calls=runs.count_search_calls(run_id),
-        refused_at_trial=sum(1 for d in decisions if d.evidence.reason.startswith("refused at trial")),
+        refused_at_trial=sum(1 for d in decisions if d.stage == "trial"),
         accepted_by_origin=dict(sorted(accepted.items())), refused_by_origin=dict(sorted(refused.items())),
     )

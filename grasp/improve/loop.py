@@ -175,21 +175,21 @@ class Improver:
         for index, candidate in enumerate(candidates):
             if candidate.edit is None:
                 said = f"refused {candidate.refusal}" if candidate.trial else f"invalid proposal: {candidate.refusal}"
-                self._record(key, index, candidate, head, decided, reason=said)
+                self._record(key, index, candidate, head, decided, reason=said, stage=candidate.refused_at or "invalid")
         valid = [(index, c) for index, c in enumerate(candidates) if c.edit is not None]
         if not valid:
             return
         if not self.rule.probe_needed(len(valid)):  # an ungated rule with nothing to choose between
             index, candidate = valid[0]
             verdict = Judged(edit=candidate.edit, tally=None, accepted=True, reason=f"{self.rule.name}: no probe")
-            self._record(key, index, candidate, head, decided, judged=verdict, accepted=True)
+            self._record(key, index, candidate, head, decided, judged=verdict, accepted=True, stage="ungated")
             return
         exclude = {task.id for task in batch} | {task_id for _, c in valid for task_id in c.seen}
         focus = frozenset(family for _, c in valid for family in self._families(c))
         probe = await self._probe(key, exclude, head.skills, focus)
         if not probe:
             for index, candidate in valid:
-                self._record(key, index, candidate, head, decided,
+                self._record(key, index, candidate, head, decided, stage="unjudged",
                              reason="not judged: no probe items outside the batch and the traces it was built from")
             return
         baseline = [e for e in await self.gate.run(probe, head.skills) if e is not None]
@@ -222,7 +222,8 @@ class Improver:
         return f"; the probe held no failing {', '.join(sorted(families))} item, so the fix it was built for could not show"
 
     def _record(self, key: str, index: int, candidate: Candidate, head, decided: set, *, reason: str = "",
-                judged: Judged | None = None, accepted: bool = False, probe: list[Task] | None = None) -> None:
+                judged: Judged | None = None, accepted: bool = False, probe: list[Task] | None = None,
+                stage: str = "gate") -> None:
         """The one path every decision takes: stored with its run, once (a resume skips it), announced."""
         models = {"executor": self.executor.id, "proposer": self.proposer.id}
         extra = {"decision": key, "candidate": index, "group": candidate.group, "seen": candidate.seen}
@@ -231,7 +232,8 @@ class Improver:
         if accepted and judged is not None:
             evidence = evidence_for(judged, self.rule, accepted=True, reason=judged.reason, models=models, extra=extra)
             version = self.libraries.apply(self.library, judged.edit, origin=candidate.origin, evidence=evidence,
-                                           base=head.number, idempotency_key=f"{self.run_id}:{key}", run_id=self.run_id)
+                                           base=head.number, idempotency_key=f"{self.run_id}:{key}", run_id=self.run_id,
+                                           stage=stage)
             self.emit("accepted", {"key": key, "edit": judged.edit.summary(), "version": version.number,
                                    "origin": candidate.origin, "evidence": evidence.one_line()})
             return
@@ -242,7 +244,7 @@ class Improver:
         else:
             evidence = Evidence(accepted=False, reason=reason, budget=self.rule.budget, models=models, extra=extra)
         self.libraries.record_decision(self.library, base=head.number, edit=candidate.edit, evidence=evidence,
-                                       origin=candidate.origin, run_id=self.run_id)
+                                       origin=candidate.origin, run_id=self.run_id, stage=stage)
         edit = candidate.edit.summary() if candidate.edit else "candidate"
         said = evidence.one_line() if judged is not None else reason
         self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": said})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -34,6 +35,7 @@ class Candidate(BaseModel):
     group: str = ""
     origin: str = "proposer"  # proposer | induced | refined | recovery | reflection
     trial: str | None = None  # what it fixed on its batch at trial, when it was tried
+    refused_at: Literal["lint", "trial"] | None = None  # the refine loop's critic that refused it, if one did
     seen: list[str] = Field(default_factory=list)  # task ids whose traces produced it: never in its probe
 
 

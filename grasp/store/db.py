@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from ..errors import StoreBusyError, StoreError
@@ -41,7 +41,33 @@ def _add_search_calls(conn: Connection) -> None:
     metadata.create_all(conn, tables=[search_calls])
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_run_tables, 2: _add_search_calls}
+def _add_decision_stage(conn: Connection) -> None:
+    """3 -> 4: each decision's stage as a column, read from what older grasps wrote in its reason and evidence."""
+    from .schema import decisions
+
+    if "stage" not in {column["name"] for column in inspect(conn).get_columns("decisions")}:
+        conn.exec_driver_sql("ALTER TABLE decisions ADD COLUMN stage VARCHAR NOT NULL DEFAULT 'gate'")
+    for row in conn.execute(select(decisions.c.id, decisions.c.evidence, decisions.c.result_version)).all():
+        conn.execute(update(decisions).where(decisions.c.id == row.id).values(
+            stage=stage_of_old_record(row.evidence or {}, accepted=row.result_version is not None)))
+
+
+def stage_of_old_record(evidence: dict, *, accepted: bool) -> str:
+    """The stage of a decision stored before stages were (schema 3 and older), from its words: the one place
+    a reason is read, once, in this migration."""
+    reason, extra = evidence.get("reason", ""), evidence.get("extra") or {}
+    if reason.startswith("refused at trial"):
+        return "trial"
+    if reason.startswith("not judged"):
+        return "unjudged"
+    if extra.get("probe") or evidence.get("items"):
+        return "gate"
+    if accepted:
+        return "ungated" if extra.get("decision") else "human"
+    return "lint" if "repeats the mistake" in reason or "still rejects" in reason else "invalid"
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_run_tables, 2: _add_search_calls, 3: _add_decision_stage}
 
 
 def default_db_path() -> Path:

@@ -17,7 +17,7 @@ from ..edits import Edit, Evidence
 from ..errors import CapacityError, NotFoundError, ValidationError
 from ..skills import Skill, content_hash
 from .db import Database
-from .records import Decision, LibraryInfo, SkillRevision, Version, apply_edit, parse_ref
+from .records import STAGES, Decision, LibraryInfo, SkillRevision, Version, apply_edit, parse_ref
 from .schema import decisions, libraries, skill_revisions, version_skills, versions
 
 DEFAULT_CAPACITY = 10
@@ -117,6 +117,7 @@ class LibraryStore:
         base: int | None = None,
         idempotency_key: str | None = None,
         run_id: str | None = None,
+        stage: str = "human",
     ) -> Version:
         """Apply ``edit`` to the head and record the decision; returns the new version.
 
@@ -143,7 +144,7 @@ class LibraryStore:
                 idempotency_key=idempotency_key,
             )
             if evidence is not None:
-                self._insert_decision(conn, name, head.number, number, origin, edit, evidence, run_id)
+                self._insert_decision(conn, name, head.number, number, origin, edit, evidence, run_id, stage)
             return self._version(conn, name, number)
 
     def commit_snapshot(
@@ -186,11 +187,12 @@ class LibraryStore:
         evidence: Evidence,
         origin: str = "proposer",
         run_id: str | None = None,
+        stage: str = "gate",
     ) -> None:
         """Store a refused (or informational) decision that produced no version."""
         with self.db.write() as conn:
             self._library(conn, name)
-            self._insert_decision(conn, name, base, None, origin, edit, evidence, run_id)
+            self._insert_decision(conn, name, base, None, origin, edit, evidence, run_id, stage)
 
     def decisions(self, name: str, *, run_id: str | None = None) -> list[Decision]:
         with self.db.read() as conn:
@@ -201,6 +203,7 @@ class LibraryStore:
             rows = conn.execute(query).all()
         return [
             Decision(
+                stage=row.stage,
                 base_version=row.base_version,
                 result_version=row.result_version,
                 origin=row.origin,
@@ -315,7 +318,10 @@ class LibraryStore:
         edit: Edit | None,
         evidence: Evidence,
         run_id: str | None,
+        stage: str,
     ) -> None:
+        if stage not in STAGES:
+            raise ValidationError(f"decision stage {stage!r} is none of {', '.join(STAGES)}")
         lib = self._library(conn, name)
         conn.execute(
             decisions.insert().values(
@@ -328,6 +334,7 @@ class LibraryStore:
                 score=evidence.score,
                 accepted=int(evidence.accepted),
                 run_id=run_id,
+                stage=stage,
                 created_at=_now(),
             )
         )

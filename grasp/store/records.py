@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -39,9 +40,22 @@ class SkillRevision(BaseModel):
     skill: Skill | None
 
 
-class Decision(BaseModel):
-    """A gate decision, accepted or refused, with the evidence behind it."""
+# Where a decision was made, read by counters, reports and bench costs (never parsed from its reason):
+#   invalid  - the draft was unusable (a reply that did not parse, a leak, no room)
+#   lint     - refused by the refine loop's lint (the environment rejects it, a rewrite repeated the mistake)
+#   trial    - refused at trial: it fixed none of the batch failures it was built for; no probe episode spent
+#   unjudged - no probe items could be drawn outside what built it
+#   gate     - judged on a probe, accepted or refused
+#   ungated  - committed by a rule that needs no probe (accept-all with one candidate)
+#   human    - applied by hand (``grasp library apply``, an import), no gate
+STAGES = ("invalid", "lint", "trial", "unjudged", "gate", "ungated", "human")
+Stage = Literal["invalid", "lint", "trial", "unjudged", "gate", "ungated", "human"]
 
+
+class Decision(BaseModel):
+    """A decision, accepted or refused, with the evidence behind it and the stage it was made at."""
+
+    stage: Stage
     base_version: int
     result_version: int | None
     origin: str

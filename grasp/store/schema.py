@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -92,6 +92,7 @@ decisions = Table(
     Column("accepted", Integer, nullable=False),
     Column("run_id", String),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("stage", String, nullable=False, server_default="gate"),  # schema 4: grasp.store.records.STAGES
 )
 
 # -- schema version 2: runs, their episodes and token usage, and the model reply cache ----------

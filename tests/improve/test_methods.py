@@ -104,18 +104,18 @@ def test_the_gate_cost_counts_the_baseline_and_each_candidates_episodes_by_hand(
 
     from grasp.bench import MethodRow, _gate_cost
 
-    def decision(key: str, run: int, probe: int = 6, reason: str = "score 1") -> SimpleNamespace:
+    def decision(key: str, run: int, probe: int = 6, stage: str = "gate") -> SimpleNamespace:
         extra = {"decision": key, "probe": ["t"] * probe} if probe else {"decision": key}
-        return SimpleNamespace(evidence=SimpleNamespace(episodes_run=run, extra=extra, reason=reason))
+        return SimpleNamespace(stage=stage, evidence=SimpleNamespace(episodes_run=run, extra=extra))
 
     row = MethodRow(method="m", seeds=[], accuracy=[], mean=0, low=0, high=0)
     # e1:b0: two candidates on a probe of 6 (baseline 6 + 6 + 3 stopped early = 15) and one refused at trial
     # (0 here, N for an exhaustive gate): exhaustive (1 + 3) x 6 = 24. e1:b1: only an invalid proposal, no
     # decision to count. e1:b2: its one candidate refused at trial: 0 spent, (1 + 1) x 8 exhaustive.
     _gate_cost(row, [decision("e1:b0", 6), decision("e1:b0", 3),
-                     decision("e1:b0", 0, probe=0, reason="refused at trial: fixed none of 2"),
-                     decision("e1:b1", 0, probe=0, reason="invalid proposal: unusable reply"),
-                     decision("e1:b2", 0, probe=0, reason="refused at trial: fixed none of 1")], probe_size=8)
+                     decision("e1:b0", 0, probe=0, stage="trial"),
+                     decision("e1:b1", 0, probe=0, stage="invalid"),
+                     decision("e1:b2", 0, probe=0, stage="trial")], probe_size=8)
     assert (row.decisions, row.probe_episodes, row.exhaustive_episodes) == (2, 15, 24 + 16)
 
 
