@@ -174,7 +174,9 @@ class Improver:
                    if d.evidence.extra.get("decision") == key}
         for index, candidate in enumerate(candidates):
             if candidate.edit is None:
-                said = f"refused {candidate.refusal}" if candidate.trial else f"invalid proposal: {candidate.refusal}"
+                said = (f"refused {candidate.refusal}" if candidate.refused_at == "trial" else
+                        f"refused by the lint: {candidate.refusal}" if candidate.refused_at == "lint" else
+                        f"invalid proposal: {candidate.refusal}")
                 self._record(key, index, candidate, head, decided, reason=said, stage=candidate.refused_at or "invalid")
         valid = [(index, c) for index, c in enumerate(candidates) if c.edit is not None]
         if not valid:
@@ -247,7 +249,7 @@ class Improver:
                                        origin=candidate.origin, run_id=self.run_id, stage=stage)
         edit = candidate.edit.summary() if candidate.edit else "candidate"
         said = evidence.one_line() if judged is not None else reason
-        self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "evidence": said})
+        self.emit("refused", {"key": key, "edit": edit, "origin": candidate.origin, "stage": stage, "evidence": said})
 
     async def _probe(self, key: str, exclude: set[str], skills: dict[str, Skill],
                      focus: frozenset[str] = frozenset()) -> list[Task]:

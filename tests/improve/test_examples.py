@@ -43,8 +43,10 @@ def test_the_example_is_the_runs_own_pass_then_an_accepted_skill_then_the_enviro
 
 def test_the_stock_example_is_a_shape_no_lookup_family_answers_with() -> None:
     example = parse_draft(ProposerBrief().example)
-    assert example.action == "ADD" and "change" in example.name
-    assert "answer with the value" not in example.body.lower()
+    assert example.action == "ADD" and example.description.startswith("Use when")
+    # a guarded change: it finds, then changes or answers that nothing was changed; it never reads a value out
+    assert "answer with the value" not in example.body.lower() and "<VALUE>" not in example.body
+    assert [line.split(".")[0] for line in example.body.splitlines()] == ["1", "2", "3"]
 
 
 def test_a_rewrite_at_trial_shows_the_environments_whole_rejection_and_an_accepted_skill_as_example() -> None:

@@ -177,7 +177,7 @@ def test_invalid_proposals_are_decisions_of_the_run_and_counted_once(tmp_path: P
     result = asyncio.run(run(str(db), run_id="r1", proposals=_invalid_proposals() * 8,
                              cfg=config(candidates=1, epochs=1)))
     decisions = LibraryStore(db).decisions("r1", run_id="r1")
-    invalid = [d for d in decisions if d.evidence.reason.startswith("invalid proposal")]
+    invalid = [d for d in decisions if d.stage == "invalid"]
     assert invalid and all(d.run_id == "r1" for d in invalid)
     assert result.counts.refused == sum(1 for d in decisions if d.result_version is None)
     # A resume re-enters nothing that was decided: counts and decisions stay as they were.
@@ -283,7 +283,7 @@ def test_every_refusal_reaches_the_live_view_including_invalid_proposals(tmp_pat
                                  db=tmp_path / "g.db", proposer=proposer(_invalid_proposals() + DEFAULT_PROPOSALS),
                                  on_event=lambda kind, data: events.append((kind, data))))
     refused = [data for kind, data in events if kind == "refused"]
-    assert any(data["evidence"].startswith("invalid proposal") for data in refused)
+    assert any(data["stage"] == "invalid" for data in refused)
     assert len(refused) == result.counts.refused
     assert len([1 for kind, _ in events if kind == "accepted"]) == result.counts.accepted
 
