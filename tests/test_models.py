@@ -169,3 +169,25 @@ def test_real_llama_cpp_writes_a_skill_draft_whose_frontmatter_the_grammar_fixes
     front, _ = split_frontmatter(result.text, "the draft")
     assert front["action"] in ACTIONS and isinstance(front["name"], str), result.text
     assert isinstance(front["description"], str) and len(front["description"]) >= 10, result.text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_the_whole_loop_runs_in_process_on_an_environment_that_is_not_an_http_api(smoke_gguf: Path,
+                                                                                   tmp_path: Path) -> None:
+    """Arithmetic (CALC / ANSWER lines, no protocol, no hints) with the real runtime as executor and writer: the
+    loop reaches its sealed test and stores what it did. What the 135M model answers is not judged."""
+    from environments.arithmetic import ArithmeticEnvironment
+    from grasp.config import RunConfig
+    from grasp.improve import improve
+    from grasp.store import Database
+    from grasp.store.runs import RunStore
+
+    model = smoke_model(smoke_gguf, 24)
+    config = RunConfig(environment="arithmetic", limits={"dev": 6, "val": 0, "test": 3}, max_rounds=2, batch_size=3,
+                       probe_size=2, advanced={"loop": {"refinements": 0}, "reference": False})
+    result = asyncio.run(improve(ArithmeticEnvironment(per_split=6), model, config, db=tmp_path / "g.db"))
+    assert result.state.test["final"]["total"] == result.state.test["no_skills"]["total"] == 3
+    runs = RunStore(Database(tmp_path / "g.db"))
+    assert runs.count_episodes(result.run_id, phase="train") == 4  # the 6 dev items but the 2 held for probes
+    assert runs.count_search_calls(result.run_id) == 0  # no protocol: nothing is replayable, no search runs
+    assert {usage.role for usage in runs.usage(result.run_id)} >= {"executor"}
