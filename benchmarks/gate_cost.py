@@ -28,6 +28,7 @@ from environments.arithmetic import ArithmeticEnvironment  # noqa: E402
 from grasp.bench import MethodRow, _gate_cost  # noqa: E402
 from grasp.config import RunConfig  # noqa: E402
 from grasp.improve import improve  # noqa: E402
+from grasp.improve.refine import FIXED_NONE  # noqa: E402
 from grasp.models import ScriptedModel  # noqa: E402
 from grasp.store import LibraryStore  # noqa: E402
 from tests.improve.scripted_run import HELPFUL, executor, proposal  # noqa: E402
@@ -52,7 +53,7 @@ def drafting_proposer(seed: int) -> ScriptedModel:
             return json.dumps({"labels": ["guessed_product"] * count})
         if "name reusable procedures" in messages[0]["content"]:
             return json.dumps({"name": "calc-first", "description": "Use when asked for a product.", "advice": ""})
-        if "fixed none of them" in text:
+        if FIXED_NONE in text:
             return drafts[2]
         calls["n"] += 1
         if calls["n"] % K == 1:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from ..errors import ModelError, SkillFileError
 from ..models.base import ChatResult, Model
 from ..skillfiles import split_frontmatter, with_frontmatter
+from . import templates
 
 Action = Literal["ADD", "MODIFY", "REMOVE", "REPLACE"]
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -49,11 +50,7 @@ line ::= [A-Za-z] [^\n#]{9,300}
 body ::= [^\x00]*
 """
 
-FORMAT = ("Write the skill as a SKILL.md: a frontmatter between two '---' lines with action (ADD, MODIFY, REMOVE or "
-          "REPLACE), name (short, hyphenated, like sort-newest-first), target (only for REMOVE and REPLACE: the "
-          "skill to remove) and description (one line, 'Use when ...', naming the kind of task), then the body: "
-          "3-5 numbered steps, each with the exact action to send and how to read the answer from the result. "
-          "Write actions exactly as the agent sends them; nothing needs escaping.")
+FORMAT = templates.prompt("format")
 CLOSING_FENCE = re.compile(r"\n?```\s*$")
 NUMBERED = re.compile(r"^\s*\d+[.)]\s*")
 
@@ -132,6 +129,5 @@ async def draft(model: Model, prompt: list[dict[str, str]], *, max_tokens: int, 
             problem = f"field '{error.field}': {error.rule}"
         if attempt == 0:
             conversation += [{"role": "assistant", "content": result.text},
-                             {"role": "user", "content": f"That draft is not a valid SKILL.md ({problem}). Reply "
-                                                         "again with only the corrected SKILL.md."}]
+                             {"role": "user", "content": templates.prompt("draft-unparsed", problem=problem)}]
     raise ModelError(f"{model.id} gave no valid SKILL.md draft after one repair: {problem}")

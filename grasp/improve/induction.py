@@ -27,6 +27,7 @@ from ..skills import MAX_NAME, Skill, normalize_name
 from ..tasks import Task
 from .proposer import Candidate, abstractor, leaked_values, similar_skill, standalone
 from .shorten import shortest
+from .templates import prompt
 
 MAX_STEP_CHARS = 400
 MAX_STEPS = 6
@@ -178,16 +179,13 @@ async def induce(
 async def _named_by_model(model: Model, steps: list[str], task: Task, environment: Environment,
                           seed: int) -> InducedText | None:
     instruction = environment.mask_identifiers(abstractor([task])(task.instruction))
-    prompt = [
-        {"role": "system", "content": "You name reusable procedures for an agent."},
-        {"role": "user", "content": f"These steps solved the task: {instruction}\n\n"
-                                    + "\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1))
-                                    + "\n\nGive the procedure a short hyphenated name, a description starting with "
-                                      "'Use when' that names the kind of task (no ids or values), and one sentence "
-                                      "of advice. Reply as JSON with keys name, description, advice."},
+    messages = [
+        {"role": "system", "content": prompt("name-procedure-system")},
+        {"role": "user", "content": prompt("name-procedure", instruction=instruction,
+                                           steps="\n".join(f"{i}. {step}" for i, step in enumerate(steps, 1)))},
     ]
     try:
-        text, _ = await structured(model, prompt, InducedText, max_tokens=160, temperature=0.0, seed=seed)
+        text, _ = await structured(model, messages, InducedText, max_tokens=160, temperature=0.0, seed=seed)
     except ModelUnavailable:
         raise
     except ModelError:

@@ -24,6 +24,7 @@ from ..skills import Skill, normalize_name, with_meanings
 from ..tasks import Task
 from ..agent.selection import words
 from .drafts import FORMAT, Proposal, draft
+from .templates import prompt
 from .traces import complaints, compress, within_budget
 
 MAX_BODY = 900
@@ -119,20 +120,16 @@ def build_prompt(
     kept, cut = within_budget(traces, budget_chars)
     said = complaints(failing[:2])
     if said:
-        kept.append("What the environment answered to the failed steps (its words name the fix):\n"
-                    + "\n".join(f"- {mask(text)}" for text in said))
+        kept.append(prompt("proposer-complaints", lines="\n".join(f"- {mask(text)}" for text in said)))
     skills = "\n".join(f"- {s.name}: {s.description} [{evidence.get(s.name, 'no evidence yet')}]"
                        for s in library.values()) or "(none yet)"
     at_capacity = len(library) >= capacity
     names = ", ".join(f"<{name}>" for name in list(placeholders or {})[:4]) or "<value>"
     meanings = f"{placeholders_line(placeholders)}\n" if placeholders else ""
-    api = f"API: {notes}\n\n" if notes else ""
-    user = (f"{api}The task was: {mask(instruction)}\n\n" + "\n\n".join(kept)
-            + f"\n\nThe mistake is labelled: {label}.\n\nSkills the agent has now ({len(library)}/{capacity}):\n{skills}\n\n"
-            + ("The library is full: use MODIFY (same name, better body), REMOVE or REPLACE.\n" if at_capacity else
-               "Use ADD for a new skill, or MODIFY to rewrite an existing one under the same name.\n")
-            + f"{FORMAT} Use placeholders like {names} for the task's values, never real ids or values.\n"
-            + meanings + "Example of the format, for a different task:\n" + brief.example)
+    user = prompt("proposer", api=f"API: {notes}\n\n" if notes else "", instruction=mask(instruction),
+                  traces="\n\n".join(kept), label=label, count=len(library), capacity=capacity, skills=skills,
+                  room=prompt("proposer-full" if at_capacity else "proposer-room"), format=FORMAT, names=names,
+                  meanings=meanings, example=brief.example)
     return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}], cut
 
 

@@ -30,12 +30,13 @@ from .examples import worked_example
 from .explore import did_work
 from .lint import lint, mended_by_hand
 from .proposer import Candidate, placeholder_notes, placeholders_line, propose, to_candidate
+from .templates import prompt
 from .traces import complaints
 
 RunTrial = Callable[[list[Task], dict[str, Skill], str], Awaitable[list[Episode]]]
 RESPONSE_HEAD = 300
 COMPLAINT_CHARS = 600  # a rejection's message in full: it is where an environment says what it takes
-FIXED_NONE = "This skill was tried on tasks it was written for and fixed none of them."
+FIXED_NONE = prompt("rewrite-fixed-none")
 
 
 @dataclass
@@ -70,16 +71,12 @@ def rewrite_prompt(skill: Skill, finding: str, shown: Sequence[str], said: Seque
     (a trial), what the environment answered to the steps it did not accept (whole: its words name the fix),
     the task's placeholders and a worked example. Without placeholders and example a small writer put the
     instruction's own word, ``<PLACEHOLDERS>``, into its requests and lost the numbered-steps format."""
-    did = ("What the agent did with it:\n\n" + "\n\n".join(shown) + "\n\n") if shown else ""
-    answered = ("What the environment answered to the steps it did not accept (its words name the fix):\n"
-                + "\n".join(f"- {text}" for text in said) + "\n\n") if said else ""
-    user = (f"API: {notes}\n\n" if notes else "") + (
-        f"{finding}\n\nSkill {skill.name}: {skill.description}\n{skill.body}\n\n" + did + answered
-        + "Rewrite the skill (same name) so that the agent gets these tasks right: description 'Use when ...' "
-          "naming the kind of task; body 3-5 numbered steps with the exact request to send and how to read the "
-          "answer from the response. "
-        + (f"{placeholders_line(placeholders)} " if placeholders else "Use placeholders for the task's values. ")
-        + f"Never real ids or values. {FORMAT} Example of the format, for a different task:\n" + brief.example)
+    did = prompt("rewrite-did", shown="\n\n".join(shown)) + "\n\n" if shown else ""
+    answered = prompt("rewrite-answered", lines="\n".join(f"- {text}" for text in said)) + "\n\n" if said else ""
+    user = prompt("rewrite", api=f"API: {notes}\n\n" if notes else "", finding=finding, name=skill.name,
+                  description=skill.description, body=skill.body, did=did, answered=answered,
+                  placeholders=placeholders_line(placeholders) if placeholders else prompt("rewrite-no-placeholders"),
+                  format=FORMAT, example=brief.example)
     return [{"role": "system", "content": brief.persona}, {"role": "user", "content": user}]
 
 

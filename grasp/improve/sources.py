@@ -25,6 +25,7 @@ from ..tasks import Task
 from .examples import worked_example
 from .induction import induce
 from .proposer import Candidate, build_prompt, placeholder_notes, propose, to_candidate
+from .templates import prompt
 from .traces import compress
 
 
@@ -130,12 +131,10 @@ class ReflectionSource:
 
     async def candidates(self, contrast: Contrast) -> list[Candidate]:
         traces = "\n\n".join(contrast.mask(compress(e, limit=700)) for e in contrast.failing[:2])
-        prompt = [{"role": "system", "content": "You write short lessons for an agent from its failures."},
-                  {"role": "user", "content": f"{traces}\n\nThe failure is labelled {contrast.label}. Write one "
-                                              "sentence the agent should remember next time (no ids or values). "
-                                              'Reply as JSON: {"lesson": "..."}'}]
+        messages = [{"role": "system", "content": prompt("reflection-system")},
+                     {"role": "user", "content": prompt("reflection", traces=traces, label=contrast.label)}]
         try:
-            reply, _ = await structured(self.model, prompt, Lesson, max_tokens=120, temperature=0.0,
+            reply, _ = await structured(self.model, messages, Lesson, max_tokens=120, temperature=0.0,
                                         seed=contrast.seed)
         except ModelUnavailable:
             raise

@@ -10,6 +10,7 @@ from grasp.edits import Edit, EditKind
 from grasp.environment import Episode, Hints, ProposerBrief
 from grasp.improve.drafts import parse_draft
 from grasp.improve.examples import worked_example
+from grasp.improve.templates import prompt
 from grasp.improve.proposer import Candidate
 from grasp.models import ScriptedModel
 from grasp.skills import Skill
@@ -81,8 +82,8 @@ def test_a_rewrite_at_trial_shows_the_environments_whole_rejection_and_an_accept
                          mask=lambda text: text.replace(task.variables["CITY"], "<CITY>"))
     assert judged.edit is None and "fixed none" in judged.refusal  # the scripted run never passes
     [repair] = prompts
-    said = repair.split("What the environment answered to the steps it did not accept", 1)[1]
+    said = repair.split(prompt("rewrite-answered", lines=""), 1)[1]
     assert "allowed: page, per_page, q, region, sort" in said and "(end of message)" in said
     assert task.variables["CITY"] not in repair
-    example = repair.split("Example of the format, for a different task:\n", 1)[1]
+    example = repair[repair.rindex("---\naction:"):]  # the prompt's last SKILL.md draft: its worked example
     assert parse_draft(example).name == "latest-reading" and ProposerBrief().example not in repair

@@ -18,7 +18,7 @@ from environments.arithmetic import ArithmeticEnvironment, safe_eval
 from grasp.environment import Episode, Hints, ProposerBrief
 from grasp.improve import improve
 from grasp.improve.proposer import Candidate
-from grasp.improve.refine import Refinement, Refiner
+from grasp.improve.refine import FIXED_NONE, Refinement, Refiner
 from grasp.models import ScriptedModel
 from grasp.models.base import Model
 from grasp.skills import Skill
@@ -54,7 +54,7 @@ def scripted_proposer(repair: str, prompts: list[str]) -> ScriptedModel:
         if "name reusable procedures" in messages[0]["content"]:
             return json.dumps({"name": "calc-products", "description": "Use when asked for a product.",
                                "advice": "Compute first."})
-        if "fixed none of them" in text:
+        if FIXED_NONE in text:
             return repair
         return USELESS
 
@@ -111,7 +111,7 @@ def test_a_candidate_that_fixes_nothing_is_rewritten_from_outcomes_then_refused_
     assert {e.task_id for e in trial} == batch_failures  # the decision family's failures in this batch, no others
     assert len(trial) == (1 + refinements) * len(batch_failures) and not any(e.passed for e in trial)
     # The rewrite request showed what happened on dev: what was sent, and "answered X, expected Y", masked.
-    repair = next(text for text in prompts if "fixed none of them" in text)
+    repair = next(text for text in prompts if FIXED_NONE in text)
     assert "sent: ANSWER: 0" in repair and "answered [0], expected" in repair
     assert "<A>" in repair and "<B>" in repair  # the operands are placeholders, not this task's numbers
     # It names the task's placeholders (not the word "<PLACEHOLDERS>") and shows the environment's example.
@@ -176,7 +176,7 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
     stock = prompts_for([])
     drawn = prompts_for([passing])
     assert "change-only-what-exists" in stock  # the environment's own stock example, with no pass yet
-    example = drawn.split("Example of the format, for a different task:\n", 1)[1]
+    example = drawn[drawn.rindex("---\naction:"):]  # the prompt's last SKILL.md draft: its worked example
     assert "change-only-what-exists" not in example
     assert "CALC: <A> * <B>" in example and "ANSWER: <VALUE>" in example and str(value) not in example
 
