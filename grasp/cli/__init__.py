@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import GraspError
-from . import bench, doctor, env, evaluation, improve, library
+from . import bench, doctor, env, evaluation, gate, improve, library
 
 app = typer.Typer(
     name="grasp",
@@ -23,6 +23,7 @@ app.command("improve")(improve.improve_command)
 app.command("report")(improve.report_command)
 app.command("bench")(bench.bench_command)
 app.command("doctor")(doctor.doctor_command)
+app.command("gate")(gate.gate_command)
 
 
 def main() -> None:

@@ -168,7 +168,7 @@ def apply(
     message: Annotated[str, typer.Option(help="Why this edit.")] = "",
     db: DbOption = None,
 ) -> None:
-    """Apply a hand-written edit, under the same validation and capacity rules."""
+    """Apply a hand-written edit, under the same validation and capacity rules. No gate: `grasp gate` judges it first."""
     edit = load_edit(file)
     version = open_store(db).apply(name, edit, origin="human", message=message or edit.summary())
     console.print(f"{version.ref}: {edit.summary()}")
