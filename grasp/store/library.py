@@ -308,36 +308,14 @@ class LibraryStore:
             )
         ).inserted_primary_key[0]
 
-    def _insert_decision(
-        self,
-        conn: Connection,
-        name: str,
-        base: int,
-        result: int | None,
-        origin: str,
-        edit: Edit | None,
-        evidence: Evidence,
-        run_id: str | None,
-        stage: str,
-    ) -> None:
+    def _insert_decision(self, conn: Connection, name: str, base: int, result: int | None, origin: str,
+                         edit: Edit | None, evidence: Evidence, run_id: str | None, stage: str) -> None:
         if stage not in STAGES:
             raise ValidationError(f"decision stage {stage!r} is none of {', '.join(STAGES)}")
-        lib = self._library(conn, name)
-        conn.execute(
-            decisions.insert().values(
-                library_id=lib.id,
-                base_version=base,
-                result_version=result,
-                origin=origin,
-                edit=edit.model_dump(mode="json") if edit else None,
-                evidence=evidence.model_dump(mode="json"),
-                score=evidence.score,
-                accepted=int(evidence.accepted),
-                run_id=run_id,
-                stage=stage,
-                created_at=_now(),
-            )
-        )
+        conn.execute(decisions.insert().values(
+            library_id=self._library(conn, name).id, base_version=base, result_version=result, origin=origin,
+            edit=edit.model_dump(mode="json") if edit else None, evidence=evidence.model_dump(mode="json"),
+            score=evidence.score, accepted=int(evidence.accepted), run_id=run_id, stage=stage, created_at=_now()))
 
     def _library(self, conn: Connection, name: str) -> Any:
         row = conn.execute(select(libraries).where(libraries.c.name == name)).first()
