@@ -22,6 +22,10 @@ class Task(BaseModel):
     # name: induction writes <NAME> where a trace used one, and the proposer sees them masked. A list
     # gives other spellings of the same value (an encoded form, say); the first one is canonical.
     variables: dict[str, str | list[str]] = Field(default_factory=dict)
+    # The answer the task prescribes when nothing is found ("answer -1 if none": [-1]); None when it prescribes
+    # none. The learner reads it (a pass that only gave it teaches nothing; an induced skill states it as the
+    # condition it is prescribed for); it is part of the task, like its instruction, not a yardstick.
+    no_result: list[Any] | None = None
 
     def spellings(self) -> dict[str, list[str]]:
         """Every declared spelling of every variable, by name (blank ones dropped)."""

@@ -153,7 +153,12 @@ class FhirEnvironment(Environment):
         self.app: Starlette | None = None  # the in-process server, once started (its state holds server_errors)
 
     def tasks(self, split: str) -> list[Task]:
-        return [with_variables(task) for task in self.manifest.split(split)]
+        return [self.prescribed(task) for task in self.manifest.split(split)]
+
+    def prescribed(self, task: Task) -> Task:
+        """``task`` with its values and the no-result answer its instruction prescribes (its family's)."""
+        task = with_variables(task)
+        return task.model_copy(update={"no_result": self.trivial_answer(task) or None})
 
     def manifest_hash(self) -> str:
         return self.manifest.hash

@@ -209,7 +209,7 @@ class MedAgentBenchEnvironment(FhirEnvironment):
 
     def tasks(self, split: str) -> list[Task]:
         """``all`` is the whole file (what ``grasp eval`` reads); dev / val / test are drawn from it."""
-        return [with_variables(task) for task in self._all] if split == "all" else super().tasks(split)
+        return [self.prescribed(task) for task in self._all] if split == "all" else super().tasks(split)
 
     def manifest_hash(self) -> str:
         return hashlib.sha256(self.task_file.read_bytes()).hexdigest()

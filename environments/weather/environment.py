@@ -105,21 +105,21 @@ def station_id_task(split: str, city: str, expected: str) -> Task:
     return Task(id=f"{split}-station_id-{city.lower()}", family="station_id",
                 instruction=f'What is the id of the weather station in {city}? Answer with the id, or "none" if the '
                             f"network has no station in {city}.",
-                solution={"expected": expected}, variables={"CITY": city})
+                solution={"expected": expected}, variables={"CITY": city}, no_result=[NONE_ANSWERS["station_id"]])
 
 
 def latest_temp_task(split: str, station: str, expected: float) -> Task:
     return Task(id=f"{split}-latest_temp-{station.lower()}", family="latest_temp",
                 instruction=f"What was the latest air temperature, in degrees Celsius, reported by station {station}? "
                             "Answer with the number, or -1 if the station has reported no air temperature.",
-                solution={"expected": expected}, variables={"STATION": station})
+                solution={"expected": expected}, variables={"STATION": station}, no_result=[NONE_ANSWERS["latest_temp"]])
 
 
 def elevation_task(split: str, station: str, expected: int) -> Task:
     return Task(id=f"{split}-elevation_ft-{station.lower()}", family="elevation_ft",
                 instruction=f"How high above sea level is station {station}, in feet? Answer with a whole number, "
                             "or -1 if its elevation is not on record.",
-                solution={"expected": expected}, variables={"STATION": station})
+                solution={"expected": expected}, variables={"STATION": station}, no_result=[NONE_ANSWERS["elevation_ft"]])
 
 
 class WeatherEnvironment(Environment):

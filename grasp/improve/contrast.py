@@ -77,10 +77,10 @@ class CandidateAssembly:
                                trial=config.loop.trial, capacity=config.capacity, seed=config.seed,
                                max_tokens=config.loop.proposal_tokens)
 
-    def trivial_answer(self, task_id: str) -> list[Any] | None:
-        """The environment's do-nothing answer for a dev task (None for a task outside dev)."""
+    def no_result(self, task_id: str) -> list[Any] | None:
+        """The no-result answer a dev task prescribes (None for a task outside dev, or one that prescribes none)."""
         task = self.dev.get(task_id)
-        return self.env.trivial_answer(task) if task is not None else None
+        return task.no_result if task is not None else None
 
     async def collapsed(self, batch: list[Task], accuracy: float) -> bool:
         """The batch fell well below what no skills score on the same families, on dev: the episodes that ran
@@ -111,7 +111,7 @@ class CandidateAssembly:
         tasks = [self.dev[e.task_id] for e in contrast.failing if e.task_id in self.dev]
         on = Refinement(key=key, tasks=tasks, skills=skills, family=contrast.family, mask=contrast.mask,
                         forbidden=set().union(*(self.env.forbidden_values(t) for t in seen + tasks)),
-                        none_answers=no_result_answers(self.env, seen, list(self.dev.values())))
+                        none_answers=no_result_answers(seen, list(self.dev.values())))
         refined = []
         for index, candidate in enumerate(candidates):
             result = await self.refiner.refine(index, candidate, on)
@@ -157,7 +157,7 @@ class CandidateAssembly:
     async def passing(self, key: str, batch: list[Task], episodes: list[Episode], family: str,
                       skills: dict[str, Skill]) -> list[Episode]:
         """A passing trace of ``family``: this batch, an earlier pass (a trial pass too), or an amended action now."""
-        found = find_pass(episodes, family, self.runs, self.run_id, trivial=self.trivial_answer)
+        found = find_pass(episodes, family, self.runs, self.run_id, trivial=self.no_result)
         explore = self.config.explore
         if found:
             return found
@@ -167,7 +167,7 @@ class CandidateAssembly:
                 self.env, self.executor, failing_pairs, skills, amendments=explore.amendments,
                 checks=explore.amend_checks, seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
                 skills_per_episode=self.config.skills_per_episode, max_rounds=self.config.max_rounds,
-                peers=self.peers(batch, family), trivial=self.trivial_answer, notice=self.config.last_round_notice,
+                peers=self.peers(batch, family), trivial=self.no_result, notice=self.config.last_round_notice,
                 on_episode=self.on_episode)
             self.note(f"{key}: amending the rejected {family} actions from the environment's answers "
                       f"{'found a pass' if amended else 'found no pass'}")

@@ -105,7 +105,7 @@ def teaches(episode: Episode, trivial: Callable[[str], list[Any] | None] | None)
 def find_pass(episodes: Sequence[Episode], family: str, runs: RunStore, run_id: str,
               trivial: Callable[[str], list[Any] | None] | None = None) -> list[Episode]:
     """A passing trace of ``family`` that did some work (``did_work``) and answered something other than
-    the trivial answer (``trivial(task_id)``, the environment's do-nothing answer: a pass that a constant
+    the trivial answer (``trivial(task_id)``, the no-result answer the task prescribes: a pass that a constant
     answer also earns, e.g. "not found" after a search that matched nothing, teaches the shortcut however
     much work preceded it). From this batch, else any earlier pass of the run (a trial or probe pass too:
     a candidate's passing trial is how induction bootstraps; the decision's probe excludes the tasks its

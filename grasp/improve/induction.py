@@ -58,7 +58,7 @@ def workflow(episode: Episode, task: Task, environment: Environment,
             continue  # a request the environment refused teaches nothing
         if episode.answer is not None and number == len(replies) - 1:
             text = environment.mask_identifiers(abstract(reply.strip()))
-            steps.append(answer_step(text, answers, task, environment.trivial_answer(task))[:MAX_STEP_CHARS])
+            steps.append(answer_step(text, answers, task, task.no_result)[:MAX_STEP_CHARS])
             continue
         text = environment.mask_identifiers(abstract((spellings or {}).get(reply.strip(), reply).strip()))
         for pattern in values:
@@ -88,7 +88,7 @@ def answer_step(text: str, answers: list[str], task: Task, none_answer: list[Any
     a skill that says "answer -1" would teach the shortcut the gate must not let in.
 
     The condition is written whichever outcome the pass had: a pass that answered a value gets it from
-    the task's no-result answer (``Environment.trivial_answer``), when the instruction prescribes it too.
+    the task's no-result answer (``Task.no_result``), when the instruction states it too.
     A skill induced from a value pass that says only "answer <VALUE>" is read by a small executor as
     "always answer a number" (dev, weather elevation: with it, 0 of 4 "not on record" items answered -1;
     with the condition, 4 of 4, and 8 of 8 values still right)."""

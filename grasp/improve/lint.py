@@ -5,7 +5,7 @@ goes to the writer (grasp/improve/refine.py). Two checks are the core's own, for
 kind of task's no-result answer (``-1`` copied from another task's example where
 these tasks say to answer "not found") breaks exactly
 the items a do-nothing policy passes, and a small probe may hold none of them to
-show it; the environment's ``trivial_answer`` says which answer is whose. And a
+show it; each task's ``no_result`` says which answer is whose. And a
 placeholder given as a
 request's parameter value (``=<NAME>``, ``=ge<NAME>``) must be one of the task's values or be
 defined in the skill (``<NAME> = ...``). A made-up one (``account=<ACCOUNT_ID>``
@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ..environment import Environment, Hints
+from ..environment import Hints
 from ..skills import Skill, defined_placeholders
 from ..tasks import Task
 from .drafts import Proposal
@@ -49,7 +49,7 @@ def _mentions(text: str, value: Any) -> bool:
 
 def foreign_none_answer(text: str, own: Collection[Any], others: Collection[Any]) -> str | None:
     """What is wrong when ``text`` gives one of ``others`` (other tasks' no-result answers) and none of
-    ``own`` (these tasks' no-result answers, from ``Environment.trivial_answer``); None otherwise."""
+    ``own`` (these tasks' no-result answers, ``Task.no_result``); None otherwise."""
     if not own or any(_mentions(text, value) for value in own):
         return None
     wrong = [value for value in others if value not in own and _mentions(text, value)]
@@ -59,14 +59,13 @@ def foreign_none_answer(text: str, own: Collection[Any], others: Collection[Any]
             f"nothing is found is {json.dumps(next(iter(own)))}, as the task says: write that instead")
 
 
-def no_result_answers(environment: Environment, tasks: Collection[Task],
-                      everyone: Collection[Task]) -> tuple[list[Any], list[Any]]:
+def no_result_answers(tasks: Collection[Task], everyone: Collection[Task]) -> tuple[list[Any], list[Any]]:
     """(``tasks``' no-result answers, every task's), in first-seen order, for :func:`foreign_none_answer`."""
 
     def answers(group: Collection[Task]) -> list[Any]:
         found: list[Any] = []
         for task in group:
-            found += [value for value in environment.trivial_answer(task) or [] if value not in found]
+            found += [value for value in task.no_result or [] if value not in found]
         return found
 
     return answers(tasks), answers(everyone)
@@ -125,7 +124,7 @@ def mended_by_hand(proposal: Proposal, known: Collection[str],
                    none_answers: tuple[Collection[Any], Collection[Any]],
                    environment_mend: Callable[[str], str]) -> Proposal | None:
     """The proposal with the core's own two problems and what the environment corrects by itself
-    (``Environment.mend_skill``) fixed without a model call, or None when that changes nothing (what is
+    (``Hints.mend_skill``) fixed without a model call, or None when that changes nothing (what is
     left is asked of the proposer)."""
     def mend(text: str) -> str:
         return environment_mend(with_own_none_answer(without_unknown_parameters(text, known), *none_answers))

@@ -173,5 +173,5 @@ class Refiner:
         a constant earns (on the weather API a draft that said only 'answer "none"' passed a none item with no
         request). Work that ended in the trivial answer counts here: the gate judges whether the search was right."""
         task = next((t for t in tasks if t.id == episode.task_id), None)
-        trivial = self.env.trivial_answer(task) if task is not None else None
+        trivial = task.no_result if task is not None else None
         return trivial is None or episode.answer != trivial or did_work(episode)

@@ -359,12 +359,12 @@ def test_a_skill_that_gives_another_familys_no_result_answer_is_named(env) -> No
     everyone = env.tasks("dev")
     lookups = [task for task in everyone if task.family == "patient_lookup"]
     labs = [task for task in everyone if task.family == "latest_mg_24h"]
-    own, others = no_result_answers(env, lookups, everyone)
+    own, others = no_result_answers(lookups, everyone)
     assert own == ["Patient not found"] and set(others) == {"Patient not found", -1}
     wrong = foreign_none_answer("1. GET Patient?given=<GIVEN>&family=<FAMILY>\n2. If total is 0, FINISH([-1]).",
                                 own, others)
     assert wrong and 'answers -1 when nothing is found' in wrong and '"Patient not found"' in wrong
     assert foreign_none_answer("2. If total is 0, FINISH([\"Patient not found\"]).", own, others) is None
-    lab_own, _ = no_result_answers(env, labs, everyone)
+    lab_own, _ = no_result_answers(labs, everyone)
     assert foreign_none_answer("2. If total is 0, FINISH([-1]).", lab_own, others) is None
     assert foreign_none_answer("3. FINISH([<VALUE>]) with <VALUE> = entry[0].value", own, others) is None

@@ -110,10 +110,11 @@ def test_a_made_up_parameter_placeholder_goes_back_to_the_proposer_in_any_enviro
 
 
 class NoResultEnvironment(ArithmeticEnvironment):
-    """Each family has its own do-nothing answer, as FHIR's lookups ("Patient not found") and labs (-1) do."""
+    """Each family's tasks prescribe their own no-result answer, as FHIR's lookups ("Patient not found") and labs
+    (-1) do."""
 
-    def trivial_answer(self, task):
-        return [f"no {task.family}"]
+    def tasks(self, split: str):
+        return [task.model_copy(update={"no_result": [f"no {task.family}"]}) for task in super().tasks(split)]
 
 
 def test_a_skill_giving_another_familys_no_result_answer_is_given_its_own_without_a_model_call(tmp_path: Path) -> None:

@@ -114,3 +114,30 @@ def test_the_reference_can_be_left_out(tmp_path: Path) -> None:
                                  proposer=proposer(DEFAULT_PROPOSALS, by_seed=3), run_id="n"))
     assert "reference" not in result.state.test and result.state.test["trivial"]["total"] == 18
     assert not RunStore(Database(tmp_path / "g.db")).episodes("n", key_prefix="test:reference:")
+
+
+def test_the_learner_reads_the_yardsticks_only_where_they_belong(tmp_path: Path) -> None:
+    """The trivial answer and the reference library are read by the sealed test alone; a task's own no-result
+    answer (``Task.no_result``) is what the learner reads. The stratum is read by the sealed test and, for now, by
+    the balanced draws of dev and the probe pool (not by anything that writes or judges a skill)."""
+    import inspect
+
+    readers: dict[str, set[str]] = {"trivial_answer": set(), "reference_library": set(), "stratum": set()}
+
+    class Watched(StrataArithmetic):
+        def trivial_answer(self, task):
+            readers["trivial_answer"].add(inspect.stack()[1].frame.f_globals["__name__"])
+            return super().trivial_answer(task)
+
+        def reference_library(self):
+            readers["reference_library"].add(inspect.stack()[1].frame.f_globals["__name__"])
+            return super().reference_library()
+
+        def stratum(self, task):
+            readers["stratum"].add(inspect.stack()[1].frame.f_globals["__name__"])
+            return super().stratum(task)
+
+    asyncio.run(improve(Watched(seed=1, per_split=18), executor(), config(candidates=1, epochs=1),
+                        db=tmp_path / "g.db", proposer=proposer(DEFAULT_PROPOSALS, by_seed=3), run_id="w"))
+    assert readers["trivial_answer"] == {"grasp.yardsticks"} and readers["reference_library"] == {"grasp.improve.sealed"}
+    assert readers["stratum"] <= {"grasp.yardsticks", "grasp.improve.sampling"}
