@@ -82,8 +82,7 @@ def rewrite_prompt(skill: Skill, finding: str, shown: Sequence[str], said: Seque
 
 def refused(candidate: Candidate, why: str, *, at_trial: bool) -> Candidate:
     if at_trial:
-        return candidate.model_copy(update={"edit": None, "trial": "refused", "refusal": f"at trial: {why}",
-                                            "refused_at": "trial"})
+        return candidate.model_copy(update={"edit": None, "refusal": f"at trial: {why}", "refused_at": "trial"})
     return candidate.model_copy(update={"edit": None, "refusal": why, "refused_at": "lint"})
 
 
