@@ -194,22 +194,6 @@ class RunConfig(BaseModel):
     def explore(self) -> ExploreConfig:
         return self.advanced.explore
 
-    @property
-    def last_round_notice(self) -> str | None:
-        return self.advanced.last_round_notice
-
-    @property
-    def environment_help(self) -> bool:
-        return self.advanced.environment_help
-
-    @property
-    def cache(self) -> bool:
-        return self.advanced.cache
-
-    @property
-    def reference(self) -> bool:
-        return self.advanced.reference
-
     def with_advanced(self, **changes: Any) -> RunConfig:
         """This config with ``changes`` to its advanced section (``loop={...}`` merges into the loop's)."""
         data = self.model_dump(mode="json")
@@ -220,7 +204,7 @@ class RunConfig(BaseModel):
 
     def with_notice_of(self, environment: Environment) -> RunConfig:
         """This config with the last-round notice resolved to the text the executor reads in ``environment``."""
-        if self.last_round_notice != ENVIRONMENT_NOTICE:
+        if self.advanced.last_round_notice != ENVIRONMENT_NOTICE:
             return self
         return self.with_advanced(last_round_notice=environment.last_round_notice())
 

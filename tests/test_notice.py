@@ -83,7 +83,7 @@ def test_the_default_notice_is_the_environments_own_and_the_run_records_the_text
         question = messages[1]["content"].split("What is ")[1].rstrip("?")
         return f"ANSWER: {safe_eval(question)}"
 
-    default = config(candidates=1, epochs=1).with_advanced(last_round_notice=RunConfig().last_round_notice)
+    default = config(candidates=1, epochs=1).with_advanced(last_round_notice=RunConfig().advanced.last_round_notice)
     result = asyncio.run(improve(environment, ScriptedModel(reply, name="waits"), default, db=tmp_path / "a.db",
                                  proposer=proposer([])))
     assert result.state.test["no_skills"]["passed"] == 9

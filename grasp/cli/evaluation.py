@@ -69,7 +69,7 @@ def eval_command(
         if not skills:
             raise ConfigError(f"environment {env!r} ships no reference library")
         library = "reference"
-    notice = RunConfig().with_notice_of(environment).last_round_notice if notice is None else (notice or None)
+    notice = RunConfig().with_notice_of(environment).advanced.last_round_notice if notice is None else (notice or None)
     tasks = environment.tasks("all" if env == "medagentbench" else split)
     if family:
         unknown = set(family) - {task.family for task in tasks}

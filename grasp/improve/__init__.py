@@ -96,7 +96,7 @@ async def improve(
         runs.update(run_id, library=library)
         libraries.create(library, capacity=config.capacity, exist_ok=True)
         state = RunState(identity=identity)
-    cache = ReplyCache(database) if config.cache else None
+    cache = ReplyCache(database) if config.advanced.cache else None
 
     def noted(line: str) -> None:
         """What a model adapted to (an endpoint's structured-output form, say): once in the view, kept in the run."""

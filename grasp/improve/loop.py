@@ -52,13 +52,13 @@ class Improver:
         self.rule = rule or rule_from(config.gate)
         # The environment's help to the learner; the generic defaults where it has none or the method runs without
         # it (grasp-bare). Nothing the executor reads comes from here.
-        self.hints = (environment.hints() if config.environment_help else None) or Hints()
+        self.hints = (environment.hints() if config.advanced.environment_help else None) or Hints()
         self.sources = sources if sources is not None else sources_from(
             config, environment, self.hints, proposer, evidence=self._skill_evidence,
             on_note=lambda text: self.emit("note", {"text": text}))
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
                                early_reject=config.gate.early_reject, skills_per_episode=config.skills_per_episode,
-                               max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.last_round_notice,
+                               max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.advanced.last_round_notice,
                                on_episode=on_episode)
         self.dev, self.val, test = (run_tasks_of(split, where, config, state, run_id) for split, where in
                                     (("dev", environment), ("val", environment), ("test", self.sealed_env)))
@@ -85,7 +85,7 @@ class Improver:
         episodes = await run_tasks(environment or self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
                                    runs=self.runs, run_id=self.run_id, concurrency=self.config.concurrency,
                                    skills_per_episode=self.config.skills_per_episode,
-                                   max_rounds=self.config.max_rounds, notice=self.config.last_round_notice,
+                                   max_rounds=self.config.max_rounds, notice=self.config.advanced.last_round_notice,
                                    on_episode=self.on_episode)
         return [episode for episode in episodes if episode is not None]
 
@@ -284,5 +284,5 @@ class Improver:
                 return await self._run(items, skills, phase="test", prefix=prefix, environment=self.sealed_env)
 
             state.test = await sealed_test(self.sealed_env, tasks, final.skills, final.number, run,
-                                           reference=self.config.reference, development=self.env)
+                                           reference=self.config.advanced.reference, development=self.env)
             self.emit("test", state.test)

@@ -58,7 +58,7 @@ async def gate(environment: Environment, model: Model, edit: Edit, *, library: s
     # Every probe item runs under the edit (no early stop): a person deciding wants each item fixed or broken.
     runner = GateRunner(environment, model, runs, run_id, rule=rule, early_reject=False,
                         skills_per_episode=config.skills_per_episode, max_rounds=config.max_rounds,
-                        concurrency=config.concurrency, notice=config.last_round_notice)
+                        concurrency=config.concurrency, notice=config.advanced.last_round_notice)
     dev = run_tasks_of("dev", environment, config, RunState(), run_id)
     now = {task.id: episode for task, episode in zip(dev, await runner.run(dev, head.skills), strict=True)
            if episode is not None}

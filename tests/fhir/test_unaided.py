@@ -39,7 +39,7 @@ def test_the_generic_hints_help_with_nothing_and_fhirs_name_what_its_server_reje
 def test_grasp_bare_is_the_grasp_config_with_the_help_off() -> None:
     base = RunConfig(environment="fhir", advanced={"loop": {"candidates": 2}})
     bare, grasp = method_config(base, "grasp-bare", seed=4, library="x"), method_config(base, "grasp", seed=4, library="x")
-    assert bare.environment_help is False and grasp.environment_help
+    assert bare.advanced.environment_help is False and grasp.advanced.environment_help
     differ = {"method": True, "advanced": {"environment_help"}}
     assert bare.model_dump(exclude=differ) == grasp.model_dump(exclude=differ)
 
