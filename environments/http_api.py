@@ -9,13 +9,49 @@ with its scheme, host and base path dropped one by one. The search itself is the
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 from grasp.improve.amend import named_words, quoted
 from grasp.protocol import Protocol
+from grasp.trace import Action
 
 ONE_LINE_REQUEST = re.compile(r"(?P<verb>[A-Z]+) (?P<url>[a-z][a-z0-9+.-]*://\S+)")
+VERBS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+FENCE = re.compile(r"^```[a-zA-Z]*\n(.*?)\n?```$", re.DOTALL)
+
+
+def parse_request(reply: str) -> Action:
+    """A reply as a request (``VERB url`` on its first line, a JSON body on the next ones) or an answer
+    (``FINISH([...])``, its list as the body); anything else is an action with no name. Never raises: whether
+    the environment accepts it is its session's word, not the parser's."""
+    text = reply.strip()
+    fenced = FENCE.match(text)
+    text = fenced.group(1).strip() if fenced else text
+    first, _, rest = text.partition("\n")
+    first = first.strip()
+    if first.startswith("FINISH"):
+        inside = text[len("FINISH"):].strip()
+        try:
+            answer = json.loads(inside[1:-1]) if inside.startswith("(") and inside.endswith(")") else None
+        except ValueError:
+            answer = None
+        return Action(text=reply, name="FINISH", body=answer)
+    verb, _, url = first.partition(" ")
+    if verb not in VERBS or not url.strip():
+        return Action(text=reply)
+    target, _, query = url.strip().partition("?")
+    arguments: dict[str, str] = {}
+    for part in query.split("&") if query else []:
+        key, _, value = part.partition("=")
+        if key:
+            arguments.setdefault(key, value)
+    try:
+        body = json.JSONDecoder().raw_decode(rest.strip())[0] if rest.strip() else None
+    except ValueError:
+        body = None
+    return Action(text=reply, name=verb, target=target, arguments=arguments, body=body)
 
 
 @dataclass(frozen=True)
@@ -96,6 +132,9 @@ def shorter_spellings(action: str) -> list[str]:
 
 class HttpProtocol(Protocol):
     """One-line requests: a GET may be resent, a query's pairs have variants, an absolute URL shorter spellings."""
+
+    def parse(self, reply: str) -> Action:
+        return parse_request(reply)
 
     def replayable(self, action: str) -> bool:
         verb, _, url = action.strip().partition(" ")

@@ -13,23 +13,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .protocol import Protocol
 from .skills import Skill
 from .tasks import Grade, Task
-
-
-class Step(BaseModel):
-    """What the environment says back to one model reply."""
-
-    observation: str
-    done: bool = False
-    invalid: bool = False  # the reply was not a valid action
-    refused: bool = False  # the action tried to reach something outside the environment
-    failed: bool = False  # a valid action the environment answered with an error (e.g. an HTTP 4xx)
-    action: str = ""  # the parsed action, for the trajectory (e.g. "GET Patient?name=x")
-    answer: list[Any] | None = None  # set when the agent finished
+from .trace import Step, Turn, turns_from_messages
 
 
 class ProposerBrief(BaseModel):
@@ -227,8 +216,7 @@ class Episode(BaseModel):
     refused_actions: int = 0
     rounds: int = 0
     answer: list[Any] | None = None
-    messages: list[dict[str, str]] = Field(default_factory=list)
-    step_ok: list[bool] = Field(default_factory=list)  # per model reply: a valid action the environment accepted
+    messages: list[dict[str, str]] = Field(default_factory=list)  # the conversation as the model read it, for people
     skills: list[str] = Field(default_factory=list)
     followed: str | None = None  # the injected skill whose steps the actions matched best (grasp.agent.selection)
     prompt_tokens: int = 0
@@ -236,7 +224,29 @@ class Episode(BaseModel):
     latency_s: float = 0.0
     error: str | None = None  # the episode could not run (model outage, environment failure)
     opening: int = 0  # how many first replies were sent in the model's place (an amended action), not written by it
+    trace: list[Turn] = Field(default_factory=list)  # each action, the environment's answer, who sent it: what learning reads
+
+    @model_validator(mode="before")
+    @classmethod
+    def _turns_of_an_older_record(cls, data: Any) -> Any:
+        """An episode stored before turns were recorded gets them from its conversation, once, here."""
+        if isinstance(data, dict) and "trace" not in data and data.get("messages"):
+            turns = turns_from_messages(data["messages"], data.get("step_ok") or [], data.get("answer") is not None)
+            for turn in turns[: data.get("opening", 0)]:
+                turn.by = "search"
+            data = {**{key: value for key, value in data.items() if key != "step_ok"}, "trace": turns}
+        return data
 
     @property
     def invalid(self) -> bool:
         return self.invalid_actions > 0
+
+    @property
+    def step_ok(self) -> list[bool]:
+        """Per action: a valid action the environment accepted (an answer counts)."""
+        return [turn.step.accepted for turn in self.trace]
+
+    @property
+    def actions(self) -> list[str]:
+        """Each action's text as sent, the model's and any sent in its place."""
+        return [turn.action.text for turn in self.trace]

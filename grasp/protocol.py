@@ -10,9 +10,22 @@ one-line HTTP request (``GET path?key=value``) that the built-in FHIR and weathe
 
 from __future__ import annotations
 
+import re
+
+from .trace import Action
+
+LEADING_WORD = re.compile(r"[A-Za-z_][\w.-]*")
+
 
 class Protocol:
-    """An environment's actions as search sees them. Subclass and override what your actions allow."""
+    """An environment's actions as the core sees them. Subclass and override what your actions allow."""
+
+    def parse(self, reply: str) -> Action:
+        """``reply`` as a typed action, parsed once when it is sent and recorded in the episode's trace. The
+        default knows no shape: the reply's first word is its name. Never raises: a reply that is no action is
+        still recorded (the environment's step says it was invalid)."""
+        word = LEADING_WORD.match(reply.strip())
+        return Action(text=reply, name=word.group(0) if word else "")
 
     def replayable(self, action: str) -> bool:
         """Whether ``action`` is safe to send again outside an episode, in a fresh session of its own. Say yes

@@ -97,3 +97,14 @@ class FakeOpenAI:
 
         return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
+
+
+def traced(*turns: tuple[str, str, bool], answer: list | None = None) -> list:
+    """An episode's trace from (action, what the environment answered, accepted) triples; with ``answer``, the
+    last turn is the answer that ended it."""
+    from grasp.trace import Action, Step, Turn
+
+    trace = [Turn(action=Action(text=text), step=Step(observation=said, failed=not ok)) for text, said, ok in turns]
+    if answer is not None and trace:
+        trace[-1].step = trace[-1].step.model_copy(update={"done": True, "answer": answer, "observation": ""})
+    return trace

@@ -18,6 +18,7 @@ from ..errors import GraspError, ModelError, ModelUnavailable
 from ..models.base import Model
 from ..skills import Skill
 from ..tasks import Task
+from ..trace import Turn
 from .selection import followed, skills_block
 
 
@@ -65,6 +66,8 @@ async def run_episode(
         for round_number in range(rounds_allowed):
             if notice and round_number == rounds_allowed - 1:
                 messages[-1] = {**messages[-1], "content": f"{messages[-1]['content']}\n\n{notice}"}
+                if record.trace:
+                    record.trace[-1].note = notice
             if round_number < len(opening):
                 reply = opening[round_number]
             else:
@@ -72,10 +75,12 @@ async def run_episode(
                                      temperature=temperature, seed=seed)
             record.rounds += 1
             step = await session.step(reply)
+            turn = Turn(action=environment.protocol.parse(reply), step=step,
+                        by="search" if round_number < len(opening) else "model")
+            record.trace.append(turn)
             messages.append({"role": "assistant", "content": reply})
             record.invalid_actions += int(step.invalid)
             record.refused_actions += int(step.refused)
-            record.step_ok.append(not (step.invalid or step.refused or step.failed))
             if step.done:
                 answer = step.answer
                 break
@@ -102,7 +107,7 @@ async def run_episode(
             record.error = record.error or f"{type(error).__name__} on close: {str(error)[:200]}"
         record.answer = answer
         record.messages = messages
-        record.followed = followed(skills, [m["content"] for m in messages[2:] if m["role"] == "assistant"])
+        record.followed = followed(skills, record.actions)
         record.latency_s = time.perf_counter() - started
     return record
 

@@ -69,8 +69,7 @@ def workflow(episode: Episode, task: Task, environment: Environment,
 
 def sent(episode: Episode) -> list[tuple[str, bool]]:
     """Each reply of ``episode`` (the model's, or an opening sent in its place) and whether it was accepted."""
-    replies = [message["content"] for message in episode.messages[2:] if message["role"] == "assistant"]
-    return list(zip(replies, episode.step_ok or [True] * len(replies), strict=False))
+    return [(turn.action.text, turn.step.accepted) for turn in episode.trace]
 
 
 def requests(episode: Episode) -> list[str]:

@@ -55,11 +55,10 @@ class Refinement:
 def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> str:
     """One trial episode for the writer: each action, the head of each response, the verdict."""
     lines = [f"Task: {mask(task.instruction)}"]
-    for message in episode.messages[2:]:
-        text = " ".join(message["content"].split())
-        if message["role"] == "assistant":
-            lines.append(f"  sent: {mask(text[:300])}")
-        else:
+    for turn in episode.trace:
+        lines.append(f"  sent: {mask(' '.join(turn.action.text.split())[:300])}")
+        if not turn.step.done:
+            text = " ".join(turn.read.split())
             lines.append(f"  got: {mask(text[:RESPONSE_HEAD])}{' ...' if len(text) > RESPONSE_HEAD else ''}")
     lines.append(f"  outcome: {'passed' if episode.passed else episode.reason[:200]}")
     return "\n".join(lines)

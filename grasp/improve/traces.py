@@ -12,11 +12,10 @@ OBSERVATION_CHARS = 240
 def compress(episode: Episode, *, limit: int = 1400) -> str:
     """Actions, clipped observations, answer and verdict of one episode."""
     lines = [f"[{'PASS' if episode.passed else 'FAIL'}] family {episode.family}"]
-    for message in episode.messages[2:]:
-        content = message["content"].strip().replace("\n", " ")
-        if message["role"] == "assistant":
-            lines.append(f"  action: {content[:300]}")
-        else:
+    for turn in episode.trace:
+        lines.append(f"  action: {turn.action.text.strip().replace(chr(10), ' ')[:300]}")
+        if not turn.step.done:
+            content = turn.read.strip().replace("\n", " ")
             lines.append(f"  result: {content[:OBSERVATION_CHARS]}{'...' if len(content) > OBSERVATION_CHARS else ''}")
     if not episode.passed:
         lines.append(f"  verdict: {', '.join(episode.tags) or 'failed'}; {episode.reason[:160]}")
@@ -37,10 +36,9 @@ def within_budget(parts: list[str], budget_chars: int) -> tuple[list[str], int]:
 
 def rejections(episode: Episode) -> Iterator[tuple[str, str]]:
     """Each action the environment did not accept (a 4xx, an invalid action), with what it said back, in order."""
-    replies = [i for i, message in enumerate(episode.messages) if message["role"] == "assistant"]
-    for ok, index in zip(episode.step_ok, replies, strict=False):
-        if not ok and index + 1 < len(episode.messages):
-            yield episode.messages[index]["content"], episode.messages[index + 1]["content"]
+    for turn in episode.trace:
+        if not turn.step.accepted:
+            yield turn.action.text, turn.read
 
 
 def first_rejection(episode: Episode) -> tuple[str, str] | None:

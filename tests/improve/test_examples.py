@@ -15,6 +15,7 @@ from grasp.improve.proposer import Candidate
 from grasp.models import ScriptedModel
 from grasp.skills import Skill
 
+from ..helpers import traced
 from .scripted_run import proposal
 from .test_refine import calc_pass, refine_once
 
@@ -37,8 +38,7 @@ def test_the_example_is_the_runs_own_pass_then_an_accepted_skill_then_the_enviro
     assert parse_draft(worked_example(environment, hints, both, "product")).name == "calc-products"  # its own family first
     assert parse_draft(worked_example(environment, hints, both, "mixed")).name == "add-in-one-go"  # then by name
     assert worked_example(environment, hints, {"reflection-notes": NOTES}, "product") == brief  # notes are no procedure
-    answer_only = passing.model_copy(update={"messages": passing.messages[:2] + passing.messages[-1:],
-                                             "step_ok": [True]})
+    answer_only = passing.model_copy(update={"trace": passing.trace[-1:]})
     assert worked_example(environment, hints, {}, "product", passing=answer_only, task=task) == brief
 
 
@@ -58,11 +58,8 @@ def test_a_rewrite_at_trial_shows_the_environments_whole_rejection_and_an_accept
     rejection = ("HTTP 400\n" + '{"error":{"status":400,"message":"unknown parameter \'city\' for /stations; '
                  "allowed: page, per_page, q, region, sort\"}}" + " " * 320 + "(end of message)")
     failed = Episode(task_id=task.id, family=task.family, passed=False, reason='answered [], expected ["X"]',
-                     step_ok=[False, True], answer=[],
-                     messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
-                               {"role": "assistant", "content": f"GET stations?city={task.variables['CITY']}"},
-                               {"role": "user", "content": rejection},
-                               {"role": "assistant", "content": "FINISH([])"}])
+                     answer=[], trace=traced((f"GET stations?city={task.variables['CITY']}", rejection, False),
+                                             ("FINISH([])", "", True), answer=[]))
     prompts: list[str] = []
 
     def reply(messages: list[dict[str, str]]) -> str:

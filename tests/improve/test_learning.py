@@ -264,11 +264,11 @@ def test_the_proposer_reads_the_environments_words_on_failed_steps_whole() -> No
     from grasp.environment import Episode
     from grasp.improve.traces import complaints
 
+    from ..helpers import traced
+
     hint = "HTTP 400 " + "x" * 250 + " Did you mean '_sort'?"
-    episode = Episode(task_id="t", family="f", passed=False, step_ok=[False, True],
-                      messages=[{"role": "system", "content": ""}, {"role": "user", "content": "task"},
-                                {"role": "assistant", "content": "GET a?sort=-date"}, {"role": "user", "content": hint},
-                                {"role": "assistant", "content": "GET a?_sort=-date"}, {"role": "user", "content": "ok"}])
+    episode = Episode(task_id="t", family="f", passed=False,
+                      trace=traced(("GET a?sort=-date", hint, False), ("GET a?_sort=-date", "ok", True)))
     assert complaints([episode, episode]) == [hint]  # whole (past the trace's clip), once, only the failed step
 
 

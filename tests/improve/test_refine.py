@@ -25,6 +25,7 @@ from grasp.skills import Skill
 from grasp.store import Database, LibraryStore
 from grasp.store.runs import RunStore
 
+from ..helpers import traced
 from .scripted_run import config, proposal
 
 USELESS = proposal("answer-products", "Use for product questions.", "Answer products quickly with your first guess.")
@@ -74,11 +75,8 @@ def calc_pass(task) -> Episode:
     """A passing episode of a product task: CALC accepted, then the answer."""
     question = task.instruction.split("What is ")[1].rstrip("?")
     value = safe_eval(question)
-    return Episode(task_id=task.id, family=task.family, passed=True, answer=[value], step_ok=[True, True],
-                   messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
-                             {"role": "assistant", "content": f"CALC: {question}"},
-                             {"role": "user", "content": str(value)},
-                             {"role": "assistant", "content": f"ANSWER: {value}"}])
+    return Episode(task_id=task.id, family=task.family, passed=True, answer=[value],
+                   trace=traced((f"CALC: {question}", str(value), True), (f"ANSWER: {value}", "", True), answer=[value]))
 
 
 def refine_once(environment, writer: Model, run, candidate: Candidate, task, skills: dict[str, Skill], *,
@@ -160,9 +158,8 @@ def test_the_proposers_worked_example_is_drawn_from_a_passing_trace_once_one_exi
     solved, failed = products[0], products[1]
     passing = calc_pass(solved)
     value = passing.answer[0]
-    failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]",
-                      messages=[{"role": "system", "content": "s"}, {"role": "user", "content": failed.instruction},
-                                {"role": "assistant", "content": "ANSWER: 0"}])
+    failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]", answer=[0],
+                      trace=traced(("ANSWER: 0", "", True), answer=[0]))
 
     def prompts_for(passes: list[Episode]) -> str:
         prompts: list[str] = []
@@ -189,12 +186,10 @@ def test_a_pass_whose_only_accepted_action_is_the_answer_is_never_a_passing_trac
 
     environment = ArithmeticEnvironment(seed=1, per_split=18)
     task = next(t for t in environment.tasks("dev") if t.family == "product")
-    shortcut = Episode(task_id=task.id, family="product", passed=True, answer=[-1], step_ok=[False, True],
-                       messages=[{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction},
-                                 {"role": "assistant", "content": "CALC: nonsense"},
-                                 {"role": "user", "content": "cannot compute that"},
-                                 {"role": "assistant", "content": "ANSWER: -1"}])
-    assert not did_work(shortcut) and did_work(shortcut.model_copy(update={"step_ok": [True, True]}))
+    shortcut = Episode(task_id=task.id, family="product", passed=True, answer=[-1],
+                       trace=traced(("CALC: nonsense", "cannot compute that", False), ("ANSWER: -1", "", True), answer=[-1]))
+    worked = traced(("CALC: nonsense", "cannot compute that", True), ("ANSWER: -1", "", True), answer=[-1])
+    assert not did_work(shortcut) and did_work(shortcut.model_copy(update={"trace": worked}))
     runs = RunStore(Database(tmp_path / "g.db"))
     run_id = runs.create(kind="improve", environment="arithmetic", config={})
     runs.save_episode(run_id, "train:e1:b0:x", "train", shortcut)
@@ -237,9 +232,8 @@ def test_the_proposer_reads_what_each_placeholder_stands_for() -> None:
     environment = Noted(seed=1, per_split=18)
     tasks = {t.id: t for t in environment.tasks("dev")}
     failed = next(t for t in tasks.values() if t.family == "product")
-    failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]",
-                      messages=[{"role": "system", "content": "s"}, {"role": "user", "content": failed.instruction},
-                                {"role": "assistant", "content": "ANSWER: 0"}])
+    failing = Episode(task_id=failed.id, family="product", passed=False, reason="answered [0]", answer=[0],
+                      trace=traced(("ANSWER: 0", "", True), answer=[0]))
     prompts: list[str] = []
     source = ProposerSource(environment, environment.hints(), scripted_proposer(USELESS, prompts), trial_config(),
                             evidence=dict, on_note=lambda text: None)
@@ -260,13 +254,11 @@ def test_a_trial_pass_that_only_gave_the_trivial_answer_fixes_nothing() -> None:
 
     environment = WeatherEnvironment()
     task = next(t for t in environment.tasks("dev") if t.family == "station_id" and environment.stratum(t) == "none")
-    start = [{"role": "system", "content": "s"}, {"role": "user", "content": task.instruction}]
-    constant = Episode(task_id=task.id, family=task.family, passed=True, answer=["none"], step_ok=[True],
-                       messages=start + [{"role": "assistant", "content": 'FINISH(["none"])'}])
-    searched = Episode(task_id=task.id, family=task.family, passed=True, answer=["none"], step_ok=[True, True],
-                       messages=start + [{"role": "assistant", "content": "GET stations?q=x"},
-                                         {"role": "user", "content": 'HTTP 200 {"meta":{"total":0},"data":[]}'},
-                                         {"role": "assistant", "content": 'FINISH(["none"])'}])
+    constant = Episode(task_id=task.id, family=task.family, passed=True, answer=["none"],
+                       trace=traced(('FINISH(["none"])', "", True), answer=["none"]))
+    searched = Episode(task_id=task.id, family=task.family, passed=True, answer=["none"],
+                       trace=traced(("GET stations?q=x", 'HTTP 200 {"meta":{"total":0},"data":[]}', True),
+                                    ('FINISH(["none"])', "", True), answer=["none"]))
     candidate = Candidate(edit=Edit(kind=EditKind.ADD, skill=Skill(
         name="say-none", description="Use when asked for a station's id.", body='1. FINISH(["none"])',
         tags=["station_id"])), group="g")
