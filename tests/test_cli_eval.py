@@ -103,3 +103,24 @@ def test_runs_list_shows_every_run_id_whole_at_80_columns_and_runs_show_prints_t
     assert max(len(line) for line in listing.stdout.splitlines()) <= 80
     shown = run_cli("runs", "show", ids[0], db=db, env={"COLUMNS": "80"})
     assert "config:\nseed: 2\nlimits:\n  dev: 18\n  val: 0\nloop:\n  epochs: 1\n" in shown.stdout
+
+
+def test_eval_with_a_run_config_measures_what_that_run_measures(tmp_path: Path) -> None:
+    """The environment, executor, rounds and last-round notice come from the run config when not given."""
+    db = tmp_path / "g.db"
+    seen: list[list[dict]] = []
+
+    def answer(messages: list[dict]) -> str:
+        seen.append(messages)
+        return "CALC: 1 + 1"
+
+    fake = FakeOpenAI(text=answer)
+    with serve(fake.app()) as url:
+        config = tmp_path / "run.yaml"
+        config.write_text(f"environment: arithmetic\nmax_rounds: 2\nexecutor:\n  provider: openai\n  model: fake\n"
+                          f"  base_url: {url}/v1\nadvanced:\n  last_round_notice: 'Now ANSWER, nothing else.'\n")
+        result = run_cli("eval", "--config", str(config), "--split", "dev", "--no-skills", "--limit", "1", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "arithmetic/dev" in result.stdout and "on fake" in result.stdout
+    assert len(seen) == 2  # two rounds, the config's, not the environment's own
+    assert seen[-1][-1]["content"].endswith("Now ANSWER, nothing else.")

@@ -12,7 +12,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..config import HELD_OUT_BASE, RunConfig, model_config_from
+from ..config import HELD_OUT_BASE, ModelConfig, RunConfig, load_yaml, model_config_from
 from ..errors import ConfigError, ValidationError
 from ..environment import Episode
 from ..evaluate import EvalResult, evaluate
@@ -29,8 +29,13 @@ runs_app = typer.Typer(help="List and inspect stored runs.", no_args_is_help=Tru
 
 
 def eval_command(
-    env: Annotated[str, typer.Option("--env", help="Environment: built-in name, package.module:Class, or an entry "
-                                                   "point in grasp.environments.")] = "fhir",
+    config: Annotated[Path | None, typer.Option(help="A run config YAML: its environment (and options), executor, "
+                                                     "rounds, last-round notice, concurrency and sealed world, so "
+                                                     "that eval measures what that run measured; options given "
+                                                     "here win.")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Environment: built-in name, package.module:Class, or an "
+                                                          "entry point in grasp.environments [default: the "
+                                                          "config's, else fhir].")] = None,
     split: Annotated[str, typer.Option(help="Split to evaluate (dev, val, ood; test is the sealed split).")] = "val",
     library: Annotated[str | None, typer.Option(help="Library NAME[@VERSION] to inject.")] = None,
     no_skills: Annotated[bool, typer.Option("--no-skills", help="Evaluate with no skills.")] = False,
@@ -39,11 +44,12 @@ def eval_command(
     max_rounds: Annotated[int | None, typer.Option(help="Rounds per episode [default: the environment's].")] = None,
     notice: Annotated[str | None, typer.Option(help="The line added before the executor's last action "
                                                     "[default: the run config's]; '' for none.")] = None,
-    model: Annotated[str, typer.Option(help="Model config YAML, 'local', or openai:MODEL@URL.")] = "local",
+    model: Annotated[str | None, typer.Option(help="Model config YAML, 'local', or openai:MODEL@URL [default: the "
+                                                   "config's executor, else local].")] = None,
     api_key_env: ApiKeyOption = None,
     limit: Annotated[int | None, typer.Option(help="At most N tasks.")] = None,
     family: Annotated[list[str] | None, typer.Option(help="Only this task family (repeatable).")] = None,
-    concurrency: Annotated[int, typer.Option(help="Episodes in flight.")] = 1,
+    concurrency: Annotated[int | None, typer.Option(help="Episodes in flight [default: the config's, else 1].")] = None,
     cache: Annotated[bool, typer.Option(help="Reuse temperature-0 replies from earlier runs.")] = True,
     base_url: Annotated[str | None, typer.Option(help="Use an external FHIR server at this base URL.")] = None,
     task_file: Annotated[Path | None, typer.Option(help="MedAgentBench task file (--env medagentbench).")] = None,
@@ -55,12 +61,17 @@ def eval_command(
     """Evaluate a library (or no skills) on a split; the run is stored."""
     if sum((library is not None, no_skills, reference)) != 1:
         raise ValidationError("give exactly one of --library NAME[@VERSION], --no-skills or --reference")
+    run_config = load_yaml(config, RunConfig) if config else RunConfig()
+    env = env or run_config.environment
+    max_rounds = max_rounds or run_config.max_rounds
+    concurrency = concurrency or run_config.concurrency
     database = Database(db_path(db))
-    options = {key: value for key, value in (("base_url", base_url), ("task_file", task_file),
-                                              ("max_rounds", max_rounds)) if value}
+    options = {**(run_config.environment_options if env == run_config.environment else {}),
+               **{key: value for key, value in (("base_url", base_url), ("task_file", task_file),
+                                                ("max_rounds", max_rounds)) if value}}
     environment = load_environment(env, **options)
     if split == "test":  # the sealed split is a held-out world's, as in every run (Environment.held_out)
-        environment = environment.held_out(HELD_OUT_BASE if sealed_world is None else sealed_world)
+        environment = environment.held_out(run_config.sealed_world_seed if sealed_world is None else sealed_world)
     skills = {}
     if library:
         skills = LibraryStore(database).resolve(library).skills
@@ -69,7 +80,7 @@ def eval_command(
         if not skills:
             raise ConfigError(f"environment {env!r} ships no reference library")
         library = "reference"
-    notice = RunConfig().with_notice_of(environment).advanced.last_round_notice if notice is None else (notice or None)
+    notice = run_config.with_notice_of(environment).advanced.last_round_notice if notice is None else (notice or None)
     tasks = environment.tasks("all" if env == "medagentbench" else split)
     if family:
         unknown = set(family) - {task.family for task in tasks}
@@ -77,7 +88,9 @@ def eval_command(
             raise ConfigError(f"no task family {', '.join(sorted(unknown))} in split {split!r}")
         tasks = [task for task in tasks if task.family in family]
     tasks = tasks[:limit] if limit else tasks
-    executor = load_model(model_config_from(model, api_key_env=api_key_env))  # before a run is stored
+    executor_config = model_config_from(model, api_key_env=api_key_env) if model else run_config.executor
+    executor = load_model(executor_config)  # before a run is stored
+    model = model or ("local" if executor_config == ModelConfig() else f"{executor_config.provider}:{executor_config.model}")
     runs = RunStore(database)
     config = {"split": split, "library": library, "model": model, "limit": limit, "families": family,
               "max_rounds": max_rounds, "notice": notice, "world": environment.world()}
