@@ -125,6 +125,9 @@ class AdvancedConfig(BaseModel):
     # The environment's hand-written help to the learner (check_skill, mend_skill, its proposer brief, its
     # placeholder notes); false runs the method on its own (Environment.hints unread; the method grasp-bare).
     environment_help: bool = True
+    # What the grader said about a failed training item (its reason and tags) is shown to the skill writer beside
+    # the trace; false: only that it failed. A probe's or a sealed item's outcome is read as pass/fail either way.
+    grader_feedback: bool = True
     cache: bool = True  # reuse temperature-0 model replies across runs in the same database
     # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
     reference: bool = True

@@ -17,6 +17,9 @@ METHODS: dict[str, dict[str, Any]] = {
     # check_skill / mend_skill, the generic proposer brief, no placeholder notes: Environment.hints unread), so that a
     # bench shows how much of a lift is the method and how much is the environment's help.
     "grasp-bare": {"environment_help": False},
+    # GRASP with the grader's words about failed training items unread (the writer sees only that they failed), so
+    # that a bench shows how much of a lift the grader's feedback carries.
+    "grasp-no-feedback": {"grader_feedback": False},
     # GRASP with the paper's four drafts per decision, whatever the config's own count (the main job drafts one,
     # for time): the like-for-like partner of ungated-k4.
     "grasp-k4": {"loop": {"candidates": 4}},

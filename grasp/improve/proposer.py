@@ -109,13 +109,14 @@ def build_prompt(
     mask: Callable[[str], str] = lambda text: text,
     placeholders: dict[str, str] | None = None,
     instruction: str = "",
+    feedback: bool = True,
 ) -> tuple[list[dict[str, str]], int]:
     """The proposer prompt: the task, failing traces next to a passing one, the library, a fill-in format.
 
     Everything domain-specific (persona, the worked example, what to mask, what each placeholder means)
     comes from the environment. A placeholder's meaning matters: a name like <SINCE_24H> alone does not
     tell a small proposer that a window's start is there to be used, "24 hours before now" does."""
-    traces = [f"FAILED attempt:\n{mask(compress(e))}" for e in failing[:2]]
+    traces = [f"FAILED attempt:\n{mask(compress(e, feedback=feedback))}" for e in failing[:2]]
     traces += [f"SUCCESSFUL attempt on a similar task:\n{mask(compress(e))}" for e in passing[:1]]
     kept, cut = within_budget(traces, budget_chars)
     said = complaints(failing[:2])

@@ -52,7 +52,7 @@ class Refinement:
     none_answers: tuple[Collection[Any], Collection[Any]]  # (these tasks' no-result answers, every task's)
 
 
-def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> str:
+def what_happened(episode: Episode, task: Task, mask: Callable[[str], str], *, feedback: bool = True) -> str:
     """One trial episode for the writer: each action, the head of each response, the verdict."""
     lines = [f"Task: {mask(task.instruction)}"]
     for turn in episode.trace:
@@ -60,7 +60,8 @@ def what_happened(episode: Episode, task: Task, mask: Callable[[str], str]) -> s
         if not turn.step.done:
             text = " ".join(turn.read.split())
             lines.append(f"  got: {mask(text[:RESPONSE_HEAD])}{' ...' if len(text) > RESPONSE_HEAD else ''}")
-    lines.append(f"  outcome: {'passed' if episode.passed else episode.reason[:200]}")
+    outcome = "passed" if episode.passed else episode.reason[:200] if feedback else "failed"
+    lines.append(f"  outcome: {outcome}")
     return "\n".join(lines)
 
 
@@ -89,8 +90,9 @@ class Refiner:
     """Mend, lint, trial, ask the writer: one loop, one budget of asks per candidate."""
 
     def __init__(self, environment: Environment, hints: Hints, writer: Model, run_trial: RunTrial, *, budget: int,
-                 trial: bool, capacity: int, seed: int, max_tokens: int) -> None:
+                 trial: bool, capacity: int, seed: int, max_tokens: int, feedback: bool = True) -> None:
         self.env, self.hints, self.writer, self.run_trial = environment, hints, writer, run_trial
+        self.feedback = feedback
         self.budget, self.trial, self.capacity, self.seed, self.max_tokens = budget, trial, capacity, seed, max_tokens
 
     async def refine(self, index: int, candidate: Candidate, on: Refinement) -> Candidate:
@@ -120,7 +122,7 @@ class Refiner:
                     return current.model_copy(update={"trial": note + (f" after {asks} rewrite(s)" if asks else "")})
                 by_id = {task.id: task for task in on.tasks}
                 finding, at_trial = FIXED_NONE, True
-                shown = [what_happened(e, by_id[e.task_id], on.mask) for e in episodes[:3] if e.task_id in by_id]
+                shown = [what_happened(e, by_id[e.task_id], on.mask, feedback=self.feedback) for e in episodes[:3] if e.task_id in by_id]
                 said = [on.mask(text) for text in complaints(episodes[:3], chars=COMPLAINT_CHARS)]
             if asks == self.budget:
                 why = (f"fixed none of {len(on.tasks)} batch failure(s)" if at_trial

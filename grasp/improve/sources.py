@@ -80,7 +80,8 @@ class ProposerSource:
                                    self.evidence(), self.config.capacity, self.env.instructions()[:1500],
                                    budget_chars=self._budget(), brief=brief, mask=contrast.mask,
                                    placeholders=placeholder_notes(self.hints, [first] if first else []),
-                                   instruction=first.instruction if first else "")
+                                   instruction=first.instruction if first else "",
+                                   feedback=self.config.advanced.grader_feedback)
         if cut:
             contrast.notes.append(f"{contrast.key}: {cut} trace(s) cut from the proposer prompt to fit the budget")
         self.on_note(f"{contrast.key}: proposing for '{contrast.label}' ({len(contrast.failing)} failure(s), "
@@ -130,7 +131,7 @@ class ReflectionSource:
         self.model, self.config = model, config
 
     async def candidates(self, contrast: Contrast) -> list[Candidate]:
-        traces = "\n\n".join(contrast.mask(compress(e, limit=700)) for e in contrast.failing[:2])
+        traces = "\n\n".join(contrast.mask(compress(e, limit=700, feedback=self.config.advanced.grader_feedback)) for e in contrast.failing[:2])
         messages = [{"role": "system", "content": prompt("reflection-system")},
                      {"role": "user", "content": prompt("reflection", traces=traces, label=contrast.label)}]
         try:

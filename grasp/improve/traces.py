@@ -9,7 +9,14 @@ from ..environment import Episode
 OBSERVATION_CHARS = 240
 
 
-def compress(episode: Episode, *, limit: int = 1400) -> str:
+def verdict(episode: Episode, *, feedback: bool) -> str:
+    """Why a failed training episode failed, as the writer reads it: the grader's words (its tags and reason) when
+    ``feedback`` is on, else only that it failed. Only training items are ever shown to the writer as failures;
+    a probe's or a sealed item's outcome is read as pass or fail and nothing else."""
+    return f"{', '.join(episode.tags) or 'failed'}; {episode.reason[:160]}" if feedback else "failed"
+
+
+def compress(episode: Episode, *, limit: int = 1400, feedback: bool = True) -> str:
     """Actions, clipped observations, answer and verdict of one episode."""
     lines = [f"[{'PASS' if episode.passed else 'FAIL'}] family {episode.family}"]
     for turn in episode.trace:
@@ -18,7 +25,7 @@ def compress(episode: Episode, *, limit: int = 1400) -> str:
             content = turn.read.strip().replace("\n", " ")
             lines.append(f"  result: {content[:OBSERVATION_CHARS]}{'...' if len(content) > OBSERVATION_CHARS else ''}")
     if not episode.passed:
-        lines.append(f"  verdict: {', '.join(episode.tags) or 'failed'}; {episode.reason[:160]}")
+        lines.append(f"  verdict: {verdict(episode, feedback=feedback)}")
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 20] + "\n  ...(cut)"
 
