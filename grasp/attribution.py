@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
+from .agent.selection import Selection
 from .environment import Environment, Episode
 from .evaluate import evaluate
 from .models.base import Model
@@ -26,10 +27,10 @@ class SkillCredit(BaseModel):
 
 
 async def attribute(environment: Environment, model: Model, tasks: Sequence[Task], skills: dict[str, Skill], *,
-                    runs: RunStore | None = None, run_id: str | None = None, skills_per_episode: int = 3,
+                    runs: RunStore | None = None, run_id: str | None = None, selection: Selection = Selection(),
                     on_episode: Callable[[Episode], None] | None = None) -> tuple[float, list[SkillCredit]]:
     """The full library's accuracy, and each skill's credit (largest net gain first)."""
-    options = {"runs": runs, "run_id": run_id, "skills_per_episode": skills_per_episode, "on_episode": on_episode,
+    options = {"runs": runs, "run_id": run_id, "selection": selection, "on_episode": on_episode,
                "phase": "attribute"}
     full = await evaluate(environment, model, tasks, skills, key_prefix="attribute:full", **options)
     with_all = {e.task_id: e.passed for e in full.episodes}

@@ -13,6 +13,7 @@ from .presets import METHODS, with_preset
 
 if TYPE_CHECKING:
     from .environment import Environment
+    from .agent.selection import Selection
 
 T = TypeVar("T", bound=BaseModel)
 HELD_OUT_BASE = 1000  # the sealed world of run seed S is HELD_OUT_BASE + S unless the config names one
@@ -128,6 +129,10 @@ class AdvancedConfig(BaseModel):
     # What the grader said about a failed training item (its reason and tags) is shown to the skill writer beside
     # the trace; false: only that it failed. A probe's or a sealed item's outcome is read as pass/fail either way.
     grader_feedback: bool = True
+    # How an episode's skills are chosen: "family" (a skill tagged with the task's family comes first: the label a
+    # benchmark has) or "words" (the task's text against each skill's description and name only: what a deployed
+    # agent, or an exported library read by another agent, has). The same in learning, the sealed test and eval.
+    routing: Literal["family", "words"] = "family"
     cache: bool = True  # reuse temperature-0 model replies across runs in the same database
     # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
     reference: bool = True
@@ -210,6 +215,13 @@ class RunConfig(BaseModel):
         if self.advanced.last_round_notice != ENVIRONMENT_NOTICE:
             return self
         return self.with_advanced(last_round_notice=environment.last_round_notice())
+
+    @property
+    def selection(self) -> Selection:
+        """How each episode of this run chooses its skills."""
+        from .agent.selection import Selection  # the agent package reads this module's model config
+
+        return Selection(k=self.skills_per_episode, routing=self.advanced.routing)
 
     @property
     def sealed_world_seed(self) -> int:

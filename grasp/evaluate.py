@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel
 
 from .agent.runner import run_tasks
+from .agent.selection import Selection
 from .environment import Environment, Episode
 from .models.base import Model
 from .skills import Skill
@@ -71,12 +72,12 @@ async def evaluate(
     concurrency: int = 1,
     max_rounds: int | None = None,
     notice: str | None = None,
-    skills_per_episode: int = 3,
+    selection: Selection = Selection(),
     on_episode: Callable[[Episode], None] | None = None,
 ) -> EvalResult:
     episodes = await run_tasks(
         environment, model, tasks, skills or {}, phase=phase, key_prefix=key_prefix, runs=runs, run_id=run_id,
-        skills_per_episode=skills_per_episode, concurrency=concurrency, max_rounds=max_rounds, notice=notice,
+        selection=selection, concurrency=concurrency, max_rounds=max_rounds, notice=notice,
         on_episode=on_episode,
     )
     return EvalResult(episodes=[episode for episode in episodes if episode is not None])

@@ -16,7 +16,7 @@ from ..skills import Skill, content_hash
 from ..store.runs import RunStore
 from ..tasks import Task
 from .loop import run_episode
-from .selection import select_skills
+from .selection import Selection, select_skills
 
 
 def library_key(skills: dict[str, Skill]) -> str:
@@ -33,7 +33,7 @@ async def run_tasks(
     key_prefix: str,
     runs: RunStore | None = None,
     run_id: str | None = None,
-    skills_per_episode: int = 3,
+    selection: Selection = Selection(),
     concurrency: int = 1,
     max_rounds: int | None = None,
     temperature: float | None = None,
@@ -62,7 +62,8 @@ async def run_tasks(
             key = f"{key_prefix}:{task.id}:{library}"
             episode = runs.episode(run_id, key) if runs and run_id else None
             if episode is None:
-                chosen = select_skills(skills, task, skills_per_episode, ignore=environment.common_words())
+                chosen = select_skills(skills, task, selection.k, ignore=environment.common_words(),
+                                       routing=selection.routing)
                 episode = await run_episode(environment, task, model, chosen, max_rounds=max_rounds,
                                             temperature=temperature, seed=seed, notice=notice, opening=opening)
                 if runs and run_id:

@@ -12,6 +12,8 @@ prefix stays stable for the KV cache.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 from ..skills import Skill
 from ..tasks import Task
@@ -20,14 +22,26 @@ WORD = re.compile(r"[a-z0-9]{3,}")
 STOP = {"the", "and", "for", "with", "when", "use", "this", "that", "from", "are", "asked", "answer"}
 TAGGED = 10.0  # a skill written for the task's family outranks any untagged one
 CROSS_FAMILY_FIT = 0.75  # share of its trigger's words a task must contain to get another family's skill
+WORDS_FIT = 0.5  # routing by words: share of a skill's description and name words the task must contain
+Routing = Literal["family", "words"]
 
 
 def words(text: str, ignore: frozenset[str] = frozenset()) -> set[str]:
     return {word for word in WORD.findall(text.lower()) if word not in STOP and word not in ignore}
 
 
-def relevance(skill: Skill, task: Task, ignore: frozenset[str] = frozenset()) -> float:
-    """How well ``skill`` fits ``task``: 0 when it does not; above ``TAGGED`` when it names the family."""
+def relevance(skill: Skill, task: Task, ignore: frozenset[str] = frozenset(), routing: Routing = "family") -> float:
+    """How well ``skill`` fits ``task``: 0 when it does not; above ``TAGGED`` when it names the family.
+
+    ``routing="words"`` is how a deployed agent chooses (Claude Code reading an exported library, say): it has no
+    family label, only the task's text and each skill's description and name. A skill tagged ``all`` still fits
+    every task: the tag travels with the skill."""
+    if routing == "words":
+        described = words(f"{skill.description} {skill.name.replace('-', ' ')}", ignore)
+        share = len(described & words(f"{task.context} {task.instruction}", ignore)) / len(described) if described else 0.0
+        if "all" in skill.tags:
+            return TAGGED + share
+        return share if share >= WORDS_FIT else 0.0
     described = words(skill.description, ignore)
     share = len(described & words(task.instruction, ignore)) / len(described) if described else 0.0
     if task.family in skill.tags or "all" in skill.tags:
@@ -37,12 +51,20 @@ def relevance(skill: Skill, task: Task, ignore: frozenset[str] = frozenset()) ->
     return share
 
 
+@dataclass(frozen=True)
+class Selection:
+    """How an episode's skills are chosen: at most ``k``, routed by the task's family label or by words alone."""
+
+    k: int = 3
+    routing: Routing = "family"
+
+
 def select_skills(skills: dict[str, Skill] | list[Skill], task: Task, k: int = 3, *,
-                  ignore: frozenset[str] = frozenset()) -> list[Skill]:
+                  ignore: frozenset[str] = frozenset(), routing: Routing = "family") -> list[Skill]:
     """Up to ``k`` skills that fit, best first; ``ignore``: the environment's common words
     (``Environment.common_words``), which say nothing about fit there."""
     pool = list(skills.values()) if isinstance(skills, dict) else list(skills)
-    scored = [(relevance(skill, task, ignore), skill) for skill in pool]
+    scored = [(relevance(skill, task, ignore, routing), skill) for skill in pool]
     ranked = sorted((pair for pair in scored if pair[0] > 0), key=lambda pair: (-pair[0], pair[1].name))
     return [skill for _, skill in ranked[:k]]
 

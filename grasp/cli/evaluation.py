@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ..agent.selection import Selection
 from ..config import HELD_OUT_BASE, ModelConfig, RunConfig, load_yaml, model_config_from
 from ..errors import ConfigError, ValidationError
 from ..environment import Episode
@@ -47,6 +49,9 @@ def eval_command(
     model: Annotated[str | None, typer.Option(help="Model config YAML, 'local', or openai:MODEL@URL [default: the "
                                                    "config's executor, else local].")] = None,
     api_key_env: ApiKeyOption = None,
+    routing: Annotated[str | None, typer.Option(help="How skills are chosen: family (the task's family label) or "
+                                                     "words (its text against each skill's description and name, "
+                                                     "as a deployed agent) [default: the config's, else family].")] = None,
     limit: Annotated[int | None, typer.Option(help="At most N tasks.")] = None,
     family: Annotated[list[str] | None, typer.Option(help="Only this task family (repeatable).")] = None,
     concurrency: Annotated[int | None, typer.Option(help="Episodes in flight [default: the config's, else 1].")] = None,
@@ -62,6 +67,10 @@ def eval_command(
     if sum((library is not None, no_skills, reference)) != 1:
         raise ValidationError("give exactly one of --library NAME[@VERSION], --no-skills or --reference")
     run_config = load_yaml(config, RunConfig) if config else RunConfig()
+    if routing not in (None, "family", "words"):
+        raise ValidationError(f"--routing {routing!r}: family or words")
+    selection = run_config.selection if config else Selection()  # without a config: 3 skills an episode, as always
+    selection = replace(selection, routing=routing or selection.routing)
     env = env or run_config.environment
     max_rounds = max_rounds or run_config.max_rounds
     concurrency = concurrency or run_config.concurrency
@@ -93,6 +102,7 @@ def eval_command(
     model = model or ("local" if executor_config == ModelConfig() else f"{executor_config.provider}:{executor_config.model}")
     runs = RunStore(database)
     config = {"split": split, "library": library, "model": model, "limit": limit, "families": family,
+              "skills_per_episode": selection.k, "routing": selection.routing,
               "max_rounds": max_rounds, "notice": notice, "world": environment.world()}
     run_id = runs.create(kind="eval", environment=env, config=config, manifest_hash=environment.manifest_hash(),
                          library=library)
@@ -107,7 +117,7 @@ def eval_command(
     async def main() -> tuple[EvalResult, list[Episode]]:
         try:
             with EpisodeProgress("eval", len(tasks)) as progress:
-                result = await evaluate(environment, metered, tasks, skills, runs=runs, run_id=run_id,
+                result = await evaluate(environment, metered, tasks, skills, runs=runs, run_id=run_id, selection=selection,
                                         concurrency=concurrency, notice=notice, on_episode=progress)
             return result, await trivial_episodes(environment, tasks)  # while the environment is still open
         finally:

@@ -166,7 +166,7 @@ class CandidateAssembly:
             amended = await explore_amended(
                 self.env, self.executor, failing_pairs, skills, amendments=explore.amendments,
                 checks=explore.amend_checks, seed=f"{self.config.seed}:{key}", runs=self.runs, run_id=self.run_id,
-                skills_per_episode=self.config.skills_per_episode, max_rounds=self.config.max_rounds,
+                selection=self.config.selection, max_rounds=self.config.max_rounds,
                 peers=self.peers(batch, family), trivial=self.no_result, notice=self.config.advanced.last_round_notice,
                 on_episode=self.on_episode)
             self.note(f"{key}: amending the rejected {family} actions from the environment's answers "

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from ..agent.runner import run_tasks
+from ..agent.selection import Selection
 from ..edits import Edit, Evidence
 from ..environment import Environment, Episode
 from ..errors import ValidationError
@@ -31,12 +32,12 @@ class GateRunner:
     """Runs probes through the shared episode store (so every probe episode is resumable)."""
 
     def __init__(self, environment: Environment, model: Model, runs: RunStore, run_id: str, *, rule: AcceptanceRule,
-                 early_reject: bool, skills_per_episode: int, max_rounds: int | None, concurrency: int,
+                 early_reject: bool, selection: Selection, max_rounds: int | None, concurrency: int,
                  notice: str | None = None,
                  on_episode: Callable[[Episode], None] | None = None) -> None:
         self.environment, self.model, self.runs, self.run_id = environment, model, runs, run_id
         self.rule, self.early_reject = rule, early_reject
-        self.options = {"skills_per_episode": skills_per_episode, "max_rounds": max_rounds, "notice": notice}
+        self.options = {"selection": selection, "max_rounds": max_rounds, "notice": notice}
         self.concurrency = concurrency
         self.on_episode = on_episode
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..agent.runner import run_tasks
+from ..agent.selection import Selection
 from ..environment import Environment, Episode
 from ..models.base import Model
 from ..skills import Skill
@@ -38,7 +39,7 @@ async def explore_amended(
     seed: str,
     runs: RunStore,
     run_id: str,
-    skills_per_episode: int,
+    selection: Selection,
     max_rounds: int | None,
     peers: Sequence[Task] = (),
     trivial: Callable[[str], list[Any] | None] | None = None,
@@ -60,7 +61,7 @@ async def explore_amended(
     async def finish(number: int, task: Task, action: str) -> Episode | None:
         [tried] = await run_tasks(
             environment, model, [task], skills, phase="explore", key_prefix=f"amend:{seed}:{number}", runs=runs,
-            run_id=run_id, skills_per_episode=skills_per_episode, max_rounds=max_rounds, notice=notice,
+            run_id=run_id, selection=selection, max_rounds=max_rounds, notice=notice,
             on_episode=on_episode, opening=[action])
         return tried
 

@@ -57,7 +57,7 @@ class Improver:
             config, environment, self.hints, proposer, evidence=self._skill_evidence,
             on_note=lambda text: self.emit("note", {"text": text}))
         self.gate = GateRunner(environment, executor, runs, run_id, rule=self.rule,
-                               early_reject=config.gate.early_reject, skills_per_episode=config.skills_per_episode,
+                               early_reject=config.gate.early_reject, selection=config.selection,
                                max_rounds=config.max_rounds, concurrency=config.concurrency, notice=config.advanced.last_round_notice,
                                on_episode=on_episode)
         self.dev, self.val, test = (run_tasks_of(split, where, config, state, run_id) for split, where in
@@ -84,7 +84,7 @@ class Improver:
         self.emit("phase", {"label": prefix, "total": len(tasks)})
         episodes = await run_tasks(environment or self.env, self.executor, tasks, skills, phase=phase, key_prefix=prefix,
                                    runs=self.runs, run_id=self.run_id, concurrency=self.config.concurrency,
-                                   skills_per_episode=self.config.skills_per_episode,
+                                   selection=self.config.selection,
                                    max_rounds=self.config.max_rounds, notice=self.config.advanced.last_round_notice,
                                    on_episode=self.on_episode)
         return [episode for episode in episodes if episode is not None]

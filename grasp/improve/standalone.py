@@ -57,7 +57,7 @@ async def gate(environment: Environment, model: Model, edit: Edit, *, library: s
     rule = rule_from(config.gate)
     # Every probe item runs under the edit (no early stop): a person deciding wants each item fixed or broken.
     runner = GateRunner(environment, model, runs, run_id, rule=rule, early_reject=False,
-                        skills_per_episode=config.skills_per_episode, max_rounds=config.max_rounds,
+                        selection=config.selection, max_rounds=config.max_rounds,
                         concurrency=config.concurrency, notice=config.advanced.last_round_notice)
     dev = run_tasks_of("dev", environment, config, RunState(), run_id)
     now = {task.id: episode for task, episode in zip(dev, await runner.run(dev, head.skills), strict=True)

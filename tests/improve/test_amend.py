@@ -13,6 +13,7 @@ from environments.http_api import HttpProtocol, QueryAction
 from environments.weather import WeatherEnvironment
 from grasp.agent.loop import run_episode
 from grasp.agent.search import SearchCalls
+from grasp.agent.selection import Selection
 from grasp.environment import Environment, Session, Step
 from grasp.improve.amend import amend
 from grasp.improve.explore import explore_amended
@@ -167,7 +168,7 @@ def test_exploration_finishes_an_amended_action_and_returns_the_pass(tmp_path) -
     failing = [asyncio.run(run_episode(env, task, executor, [])) for task in tasks]
     assert not any(e.passed for e in failing) and first_rejection(failing[0])[0].startswith("FIND books?name=")
     found = asyncio.run(explore_amended(env, executor, list(zip(tasks, failing, strict=True)), {}, amendments=4,
-                                        checks=50, seed="s", runs=runs, run_id=run_id, skills_per_episode=2,
+                                        checks=50, seed="s", runs=runs, run_id=run_id, selection=Selection(k=2),
                                         max_rounds=2))
     assert found is not None and found.passed and found.opening == 1
     assert found.messages[2]["content"] == "FIND books?title=Dune"
@@ -191,7 +192,7 @@ def test_an_amended_pass_right_by_luck_is_passed_over_for_one_its_peers_pass_too
     def explored(peers: list[Task]) -> str:
         run_id = runs.create(kind="improve", environment="catalogue", config={})
         found = asyncio.run(explore_amended(env, executor, [(emma, failing)], {}, amendments=4, checks=50, seed="s",
-                                            runs=runs, run_id=run_id, skills_per_episode=2, max_rounds=2,
+                                            runs=runs, run_id=run_id, selection=Selection(k=2), max_rounds=2,
                                             peers=peers))
         assert found is not None and found.passed and found.task_id == emma.id
         return found.messages[2]["content"]

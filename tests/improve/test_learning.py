@@ -300,6 +300,22 @@ def test_skill_selection_ranks_by_fit_and_never_picks_another_familys_skill() ->
     assert select_skills([window], task, 3) == []
 
 
+def test_routing_by_words_reads_the_task_and_the_skills_description_and_name_never_the_family() -> None:
+    """What a deployed agent has: no family label. The label neither admits a skill nor keeps one out."""
+    from grasp.agent.selection import select_skills
+    from grasp.skills import Skill
+    from grasp.tasks import Task
+
+    task = Task(id="t", family="latest", instruction="What is the most recent glucose value of patient S1?")
+    own = Skill(name="latest-lab", description="Use for a lab value.", body="x", tags=["latest"])
+    said = Skill(name="recent-glucose", description="Use when asked for the most recent glucose value in an ICU chart.", body="y",
+                 tags=["other"])
+    notes = Skill(name="notes", description="Lessons.", body="z", tags=["all"])
+    assert select_skills([own, said, notes], task, 3) == [own, notes]  # by family: the other family's is never shown
+    assert select_skills([own, said, notes], task, 3, routing="words") == [notes, said]  # by words: the label is unread
+    assert select_skills([own], task.model_copy(update={"family": "other"}), 3, routing="words") == []
+
+
 def test_the_skill_an_episode_followed_is_the_one_its_actions_match() -> None:
     from grasp.agent.selection import followed
     from grasp.skills import Skill
