@@ -19,6 +19,7 @@ from .improve.counters import run_counts
 from .stats import Paired
 from .store import Database, LibraryStore
 from .store.runs import RunStore
+from .usage import SkillUse
 from .yardsticks import sealed_lines
 
 TEMPLATES = Environment(loader=PackageLoader("grasp", "templates"), autoescape=select_autoescape(["html", "j2"]))
@@ -114,6 +115,7 @@ def write_report(db: Database, run_id: str, target: Path) -> Path:
     page = TEMPLATES.get_template("report.html.j2").render(
         run=info, library=library, test=test, test_rows=test_rows, strata_rows=strata_rows,
         yardsticks=sealed_lines(test) if test else [], followed=_followed(runs, run_id),
+        skill_usage=[SkillUse.model_validate(use) for use in (info.summary or {}).get("skill_usage") or []],
         paired=Paired.model_validate(test["paired"]) if test.get("paired") else None,
         val=val, checkpoint=state.get("checkpoint"), dev=state.get("dev_accuracy") or [], families=families,
         decisions=_decisions(libraries, library, run_id), counts=run_counts(libraries, runs, run_id, library),

@@ -135,6 +135,8 @@ def improve_command(
         console.print("no skills -> final library, on the same sealed items:")
         for line in sealed_lines(state.test):
             console.print(line, markup=False, soft_wrap=True)
+    for use in result.usage:
+        console.print(f"skill use: {use.line()}", markup=False, soft_wrap=True)
     console.print(f"inspect: grasp library log {result.library.library}   report: grasp report {result.run_id}")
 
 

@@ -19,7 +19,10 @@ from ..errors import ValidationError
 from ..skillfiles import export_skills, import_skills, render_skill_file
 from ..diff import diff_versions
 from ..store.library import DEFAULT_CAPACITY
-from ._common import DbOption, console, open_store
+from ..store import Database
+from ..store.runs import RunStore
+from ..usage import library_usage
+from ._common import DbOption, console, db_path, open_store
 
 app = typer.Typer(help="Create, inspect, diff, restore, export and import skill libraries.", no_args_is_help=True)
 
@@ -80,6 +83,7 @@ def show(
 ) -> None:
     """Print a version of a library, or one of its skills."""
     version = open_store(db).resolve(ref)
+    runs = RunStore(Database(db_path(db)))
     if skill is not None:
         if skill not in version.skills:
             raise ValidationError(f"{version.ref} has no skill {skill!r} (it has: {', '.join(version.skills) or 'none'})")
@@ -90,10 +94,13 @@ def show(
     if version.evidence:
         console.print(f"evidence: {version.evidence.one_line()}", markup=False)
     console.print(f"{len(version.skills)} skill(s)")
+    uses = {use.skill: use for use in library_usage(runs, version.library, version.skills)}
     for item in version.skills.values():
         console.print(f"\n[bold]## {item.name}[/]  ({', '.join(item.tags) or 'no tags'})")
         console.print(item.description, markup=False)
         console.print(item.body, markup=False)
+        if uses[item.name].shown:
+            console.print(f"use in this library's runs: {uses[item.name].line().split(': ', 1)[1]}", markup=False)
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..config import RunConfig, stored_config
 from ..environment import Environment, Episode
@@ -12,6 +12,7 @@ from ..models.base import Model
 from ..models.metered import MeteredModel
 from ..store import Database, LibraryStore, Version
 from ..store.runs import ReplyCache, RunStore
+from ..usage import SkillUse, skill_usage
 from ..errors import ConfigError
 from .counters import RunCounts, run_counts
 from .loop import Event, Improver
@@ -25,6 +26,7 @@ class ImproveResult(BaseModel):
     library: Version
     state: RunState
     counts: RunCounts
+    usage: list[SkillUse] = Field(default_factory=list)  # each final skill: shown, followed, passed either way
 
 
 async def improve(
@@ -125,9 +127,12 @@ async def improve(
         if sealed is not home:
             await sealed.aclose()
     counts = run_counts(libraries, runs, run_id, library)
-    summary = {"headline": _headline(state), "test": state.test, **counts.model_dump()}
+    final = libraries.version(library)
+    usage = skill_usage(runs.episodes(run_id), final.skills)  # every episode of the run that showed one of them
+    summary = {"headline": _headline(state), "test": state.test, **counts.model_dump(),
+               "skill_usage": [use.model_dump() for use in usage]}
     runs.update(run_id, status="finished", summary=summary, state=state.model_dump(mode="json"))
-    return ImproveResult(run_id=run_id, library=libraries.version(library), state=state, counts=counts)
+    return ImproveResult(run_id=run_id, library=final, state=state, counts=counts, usage=usage)
 
 
 def run_identity(environment: Environment, executor: Model, proposer: Model) -> dict[str, str | None]:
