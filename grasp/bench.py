@@ -16,6 +16,7 @@ from statistics import mean, stdev
 
 from pydantic import BaseModel, Field
 
+from .estimate import Estimate, estimate_run
 from .config import RunConfig
 from .costs import role_prices, usage_cost
 from .environment import Environment
@@ -257,3 +258,19 @@ def write_html(result: BenchResult, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
     return target
+
+
+async def bench_estimate(environment: Environment, base: RunConfig, methods: list[str], seeds: list[int],
+                         runs: RunStore | None) -> list[tuple[str, int, Estimate]]:
+    """Each (method, seed) run's estimate, before the bench starts (``grasp.estimate``; nothing runs)."""
+    estimates = []
+    for seed in seeds:
+        for method in (m for m in methods if m not in YARDSTICKS):
+            config = method_config(base, method, seed=seed, library=f"estimate-{method}-s{seed}").with_notice_of(environment)
+            sealed = environment.held_out(config.sealed_world_seed)
+            try:
+                estimates.append((method, seed, estimate_run(environment, sealed, config, runs)))
+            finally:
+                if sealed is not environment:
+                    await sealed.aclose()
+    return estimates

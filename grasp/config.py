@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError,
+                      model_validator)
 
 from .errors import ConfigError, GraspError
 from .presets import METHODS, with_preset
@@ -110,6 +111,16 @@ class ExploreConfig(BaseModel):
     peers: int = Field(default=3, ge=0)
 
 
+class Budget(BaseModel):
+    """Where a run pauses, resumable (``grasp improve --resume RUN`` with a larger budget): a number of stored
+    episodes, or dollars at the configured prices. None: no limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episodes: PositiveInt | None = None
+    usd: PositiveFloat | None = None
+
+
 class AdvancedConfig(BaseModel):
     """What an ablation or a new environment may touch; a method's preset (grasp/presets.py) sets some of it."""
 
@@ -133,6 +144,7 @@ class AdvancedConfig(BaseModel):
     # benchmark has) or "words" (the task's text against each skill's description and name only: what a deployed
     # agent, or an exported library read by another agent, has). The same in learning, the sealed test and eval.
     routing: Literal["family", "words"] = "family"
+    budget: Budget = Field(default_factory=Budget)
     cache: bool = True  # reuse temperature-0 model replies across runs in the same database
     # Also run the environment's reference library (if it ships one) on the sealed test, as a ceiling.
     reference: bool = True

@@ -51,6 +51,11 @@ class ModelUnavailable(ModelError):
     ModelError for an unusable *reply* must let this one through."""
 
 
+class BudgetReached(ModelUnavailable):
+    """The run's budget (episodes or dollars) is spent: the run pauses before the next model call, resumable
+    with a larger budget. A pause like an outage's: the episode in flight is not recorded and runs again."""
+
+
 class EnvironmentError_(GraspError):
     """An environment could not be built, started or reached."""
 

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .charts import family_bars, learning_curve
 from .diff import diff_versions
+from .estimate import Estimate
 from .evaluate import wilson
 from .improve.counters import run_counts
 from .stats import Paired
@@ -119,6 +120,8 @@ def write_report(db: Database, run_id: str, target: Path) -> Path:
         paired=Paired.model_validate(test["paired"]) if test.get("paired") else None,
         val=val, checkpoint=state.get("checkpoint"), dev=state.get("dev_accuracy") or [], families=families,
         decisions=_decisions(libraries, library, run_id), counts=run_counts(libraries, runs, run_id, library),
+        estimate=Estimate.model_validate(state["estimate"]) if state.get("estimate") else None,
+        spent_episodes=runs.count_episodes(run_id),
         usage=runs.usage(run_id), notes=state.get("notes") or [], curve_svg=curve, family_svg=bars,
     )
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..bench import BenchResult, markdown, run_bench, seeds_from, tabulate, write_html
+from ..bench import BenchResult, bench_estimate, markdown, run_bench, seeds_from, tabulate, write_html
 from ..config import RunConfig, load_yaml, model_config_from, stored_config
 from ..errors import ConfigError
 from ..improve.methods import METHODS, YARDSTICKS
@@ -31,6 +31,8 @@ def bench_command(
     table: Annotated[bool, typer.Option("--table", help="With --resume: tabulate the runs finished so far and "
                                                         "run nothing.")] = False,
     out: Annotated[Path, typer.Option(help="Folder for the Markdown and HTML tables.")] = Path("bench"),
+    estimate: Annotated[bool, typer.Option("--estimate", help="Print what each run would cost at most and the "
+                                                               "total, then exit; nothing runs.")] = False,
     env: Annotated[str | None, typer.Option("--env", help="Environment (overrides the config).")] = None,
     model: Annotated[str | None, typer.Option(help="Executor model: YAML, 'local', or openai:MODEL@URL.")] = None,
     api_key_env: ApiKeyOption = None,
@@ -67,6 +69,14 @@ def bench_command(
         show(tabulate(Database(path), bench_id, chosen, seed_list), out)
         return
     environment = load_environment(base.environment, max_rounds=base.max_rounds, **base.environment_options)
+    estimates = asyncio.run(bench_estimate(environment, base, chosen, seed_list, RunStore(Database(path))))
+    for method, seed, each in estimates:
+        console.print(f"estimate {method}, seed {seed}: {each.line()}", markup=False, soft_wrap=True)
+    console.print(f"estimate, the whole bench: at most {sum(each.total_episodes for _, _, each in estimates)} episodes",
+                  markup=False)
+    if estimate:
+        asyncio.run(environment.aclose())
+        return
     executor = load_model(base.executor)
     proposer = load_model(base.proposer) if base.proposer else None
     console.print(f"bench {bench_id}: {', '.join(chosen)} x seeds {seed_list}")

@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from ..config import RunConfig, load_yaml, model_config_from, stored_config
-from ..errors import ConfigError
+from ..config import Budget, RunConfig, load_yaml, model_config_from, stored_config
+from ..environment import Environment
+from ..errors import BudgetReached, ConfigError
+from ..estimate import Estimate, estimate_run
 from ..improve import improve
 from ..models import ModelUnavailable, load_model
 from ..registry import load_environment
@@ -46,6 +48,8 @@ class LiveView:
             line = f"[red]refused[/] {data['origin']} {data['edit']}: {data['evidence']}"
         elif kind == "val":
             line = f"[bold]val after epoch {data['epoch']}[/]: {data['accuracy']:.1%} ({data['passed']}/{data['total']})"
+        elif kind == "estimate":
+            line = f"[dim]estimate: {Estimate.model_validate(data).line()}[/]"
         elif kind == "note":
             line = f"[dim]{data['text']}[/]"
         elif kind == "test":
@@ -72,6 +76,13 @@ def improve_command(
     resume: Annotated[str | None, typer.Option(help="Continue the stored run RUN from its last finished step.")] = None,
     force: Annotated[bool, typer.Option(help="Resume even when the environment, a model or the tasks differ from the "
                                              "run's record (the override is recorded).")] = False,
+    estimate: Annotated[bool, typer.Option("--estimate", help="Print what the run would cost at most (episodes by "
+                                                               "phase, calls and tokens by role, time, money) and "
+                                                               "exit; nothing runs.")] = False,
+    budget_episodes: Annotated[int | None, typer.Option(help="Pause (resumable) once the run has stored this many "
+                                                             "episodes (overrides advanced.budget).")] = None,
+    budget_usd: Annotated[float | None, typer.Option(help="Pause (resumable) once the run has spent this many dollars "
+                                                          "at the configured prices.")] = None,
     api_key_env: ApiKeyOption = None,
     db: DbOption = None,
 ) -> None:
@@ -100,6 +111,17 @@ def improve_command(
             raise ConfigError(f"--method {method}: {problem.errors()[0]['msg']}") from None
     environment = load_environment(run_config.environment, max_rounds=run_config.max_rounds,
                                    **run_config.environment_options)
+    if estimate:
+        sealed = environment.held_out(run_config.sealed_world_seed)
+        try:
+            console.print(f"estimate: {estimate_run(environment, sealed, run_config, RunStore(Database(path))).line()}",
+                          markup=False, soft_wrap=True)
+        finally:
+            asyncio.run(_close(environment, sealed))
+        return
+    budget = None
+    if budget_episodes is not None or budget_usd is not None:
+        budget = Budget(episodes=budget_episodes, usd=budget_usd)
     executor = load_model(run_config.executor)
     proposer = load_model(run_config.proposer) if run_config.proposer else None
     view = LiveView()
@@ -110,7 +132,7 @@ def improve_command(
             with view.progress:
                 return await improve(environment, executor, run_config, db=path, proposer=proposer, resume=resume,
                                      force=force, run_id=None if resume else run_id, on_event=view.event,
-                                     continue_library=continue_library,
+                                     continue_library=continue_library, budget=budget,
                                      on_episode=view.progress)
         finally:
             await environment.aclose()
@@ -120,6 +142,10 @@ def improve_command(
     except KeyboardInterrupt:
         _say_how_to_resume(path, run_id, "interrupted")
         raise typer.Exit(130) from None
+    except BudgetReached as error:
+        _say_how_to_resume(path, run_id, f"paused: {error}", status="paused",
+                           more=" --budget-episodes N (or --budget-usd X) larger than the last")
+        raise typer.Exit(75) from None
     except ModelUnavailable as error:
         _say_how_to_resume(path, run_id, f"paused: {error}", status="paused")
         raise typer.Exit(75) from None
@@ -135,15 +161,27 @@ def improve_command(
         console.print("no skills -> final library, on the same sealed items:")
         for line in sealed_lines(state.test):
             console.print(line, markup=False, soft_wrap=True)
+    if state.estimate:
+        console.print(f"spent {counts_episodes(path, result.run_id)} episodes; estimated at most "
+                      f"{Estimate.model_validate(state.estimate).total_episodes} before the run", markup=False)
     for use in result.usage:
         console.print(f"skill use: {use.line()}", markup=False, soft_wrap=True)
     console.print(f"inspect: grasp library log {result.library.library}   report: grasp report {result.run_id}")
 
 
-def _say_how_to_resume(path: Path, run_id: str, what: str, status: str = "interrupted") -> None:
+def counts_episodes(path: Path, run_id: str) -> int:
+    return RunStore(Database(path)).count_episodes(run_id)
+
+
+async def _close(*environments: Environment) -> None:
+    for environment in dict.fromkeys(environments):
+        await environment.aclose()
+
+
+def _say_how_to_resume(path: Path, run_id: str, what: str, status: str = "interrupted", more: str = "") -> None:
     RunStore(Database(path)).update(run_id, status=status)
     err_console.print(f"{what}. Nothing is lost; continue with:\n  grasp improve --resume {run_id}"
-                      + (f" --db {path}" if str(path) != "grasp.db" else ""))
+                      + (f" --db {path}" if str(path) != "grasp.db" else "") + more)
 
 
 def report_command(

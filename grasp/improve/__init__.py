@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ..config import RunConfig, stored_config
+from ..config import Budget, RunConfig, stored_config
+from ..costs import role_prices, usage_cost
 from ..environment import Environment, Episode
 from ..models.base import Model
 from ..models.metered import MeteredModel
@@ -14,6 +15,7 @@ from ..store import Database, LibraryStore, Version
 from ..store.runs import ReplyCache, RunStore
 from ..usage import SkillUse, skill_usage
 from ..errors import ConfigError
+from ..estimate import estimate_run
 from .counters import RunCounts, run_counts
 from .loop import Event, Improver
 from .rules import AcceptanceRule
@@ -44,6 +46,7 @@ async def improve(
     rule: AcceptanceRule | None = None,
     sources: list[CandidateSource] | None = None,
     continue_library: bool = False,
+    budget: Budget | None = None,
 ) -> ImproveResult:
     """Learn a library for ``environment`` with ``model``; returns the run and its final library.
 
@@ -56,6 +59,9 @@ async def improve(
     A new run into a library that another run already learned into is refused unless
     ``continue_library``: it would silently start from that run's skills (two seeds in one database,
     say), and its no-skills -> final comparison would credit it with them.
+
+    ``budget`` (else the config's ``advanced.budget``): the run pauses when its stored episodes or its dollars
+    reach it (``BudgetReached``, an outage's pause); a resume may give a larger one.
     """
     database = Database(db)
     libraries, runs = LibraryStore(database), RunStore(database)
@@ -97,7 +103,9 @@ async def improve(
         library = config.library or run_id
         runs.update(run_id, library=library)
         libraries.create(library, capacity=config.capacity, exist_ok=True)
-        state = RunState(identity=identity)
+        state = RunState(identity=identity, estimate=estimate_run(home, sealed, config, runs).model_dump())
+        if on_event is not None:
+            on_event("estimate", state.estimate)
     cache = ReplyCache(database) if config.advanced.cache else None
 
     def noted(line: str) -> None:
@@ -110,8 +118,24 @@ async def improve(
         if role_model is not None:
             role_model.on_note = noted
 
+    limit = budget or config.advanced.budget
+    if budget is not None and resume:
+        state.notes.append(f"resumed with the budget {budget.model_dump(exclude_none=True)}")
+    prices = role_prices(config.model_dump(mode="json"))
+
+    def spent() -> str | None:
+        """Why the budget is spent, or None."""
+        if limit.episodes is not None and runs.count_episodes(run_id) >= limit.episodes:
+            return f"the budget of {limit.episodes} episodes is spent"
+        if limit.usd is not None:
+            dollars = sum(usage_cost(usage, prices) or 0.0 for usage in runs.usage(run_id))
+            if dollars >= limit.usd:
+                return f"the budget of ${limit.usd:.2f} is spent (${dollars:.2f})"
+        return None
+
     def metered(inner: Model, role: str) -> MeteredModel:
-        return MeteredModel(inner, role=role, runs=runs, run_id=run_id, cache=cache)
+        return MeteredModel(inner, role=role, runs=runs, run_id=run_id, cache=cache,
+                            spent=spent if limit.episodes is not None or limit.usd is not None else None)
 
     executor = metered(model, "executor")
     writer = proposer or model.with_own_context()  # the writer: one context apart from the executor's

@@ -35,6 +35,7 @@ class RunState(BaseModel):
     test_read: bool = False
     test: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    estimate: dict[str, Any] | None = None  # what the run was estimated to cost at most, before it started (grasp.estimate)
 
 
 def best_val_point(points: list[ValPoint], checkpoint: str) -> ValPoint | None:

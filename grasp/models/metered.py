@@ -9,15 +9,17 @@ that request in an earlier run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from ..errors import BudgetReached
 from ..store.runs import ReplyCache, RunStore
 from .base import ChatResult, Model
 
 
 class MeteredModel(Model):
     def __init__(self, inner: Model, *, role: str, runs: RunStore | None = None, run_id: str | None = None,
-                 cache: ReplyCache | None = None) -> None:
+                 cache: ReplyCache | None = None, spent: Callable[[], str | None] | None = None) -> None:
         self.inner = inner
         self.id = inner.id
         self.identity = inner.identity or inner.id
@@ -26,6 +28,7 @@ class MeteredModel(Model):
         self.supports_grammar = inner.supports_grammar
         self.temperature = inner.temperature
         self.runs, self.run_id, self.cache = runs, run_id, cache
+        self.spent = spent  # why the run's budget is spent, or None: asked before every call that costs anything
         self.hits = 0
         self.misses = 0
 
@@ -42,6 +45,8 @@ class MeteredModel(Model):
                 self._book(result)
                 return result
             self.misses += 1
+        if self.spent is not None and (why := self.spent()):
+            raise BudgetReached(why)
         result = await self.inner.chat(messages, **options)
         if key is not None and self.cache is not None:
             self.cache.put(key, self.id, result.model_dump(mode="json"))
