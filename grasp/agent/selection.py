@@ -36,9 +36,10 @@ def relevance(skill: Skill, task: Task, ignore: frozenset[str] = frozenset(), ro
     ``routing="words"`` is how a deployed agent chooses (Claude Code reading an exported library, say): it has no
     family label, only the task's text and each skill's description and name. A skill tagged ``all`` still fits
     every task: the tag travels with the skill."""
-    if routing == "words":
-        described = words(f"{skill.description} {skill.name.replace('-', ' ')}", ignore)
-        share = len(described & words(f"{task.context} {task.instruction}", ignore)) / len(described) if described else 0.0
+    if routing == "words":  # the share of the description's words the task has; a word of the name counts as well
+        described, named = words(skill.description, ignore), words(skill.name.replace("-", " "), ignore)
+        said = words(f"{task.context} {task.instruction}", ignore)
+        share = min(1.0, len((described | named) & said) / len(described)) if described else 0.0
         if "all" in skill.tags:
             return TAGGED + share
         return share if share >= WORDS_FIT else 0.0

@@ -75,7 +75,8 @@ class CandidateAssembly:
 
         self.refiner = Refiner(context.environment, context.hints, context.proposer, trial, budget=config.loop.refinements,
                                trial=config.loop.trial, capacity=config.capacity, seed=config.seed,
-                               max_tokens=config.loop.proposal_tokens, feedback=config.advanced.grader_feedback)
+                               max_tokens=config.loop.proposal_tokens, feedback=config.advanced.grader_feedback,
+                               selection=config.selection)
 
     def no_result(self, task_id: str) -> list[Any] | None:
         """The no-result answer a dev task prescribes (None for a task outside dev, or one that prescribes none)."""

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..agent.selection import Selection, select_skills
 from ..environment import Environment, Episode, Hints, ProposerBrief
 from ..errors import ValidationError
 from ..models.base import Model
@@ -29,7 +30,7 @@ from .drafts import FORMAT, Proposal
 from .examples import worked_example
 from .explore import did_work
 from .lint import lint, mended_by_hand
-from .proposer import Candidate, placeholder_notes, placeholders_line, propose, to_candidate
+from .proposer import Candidate, abstractor, placeholder_notes, placeholders_line, propose, to_candidate
 from .templates import prompt
 from .traces import complaints
 
@@ -90,9 +91,10 @@ class Refiner:
     """Mend, lint, trial, ask the writer: one loop, one budget of asks per candidate."""
 
     def __init__(self, environment: Environment, hints: Hints, writer: Model, run_trial: RunTrial, *, budget: int,
-                 trial: bool, capacity: int, seed: int, max_tokens: int, feedback: bool = True) -> None:
+                 trial: bool, capacity: int, seed: int, max_tokens: int, feedback: bool = True,
+                 selection: Selection = Selection()) -> None:
         self.env, self.hints, self.writer, self.run_trial = environment, hints, writer, run_trial
-        self.feedback = feedback
+        self.feedback, self.selection = feedback, selection
         self.budget, self.trial, self.capacity, self.seed, self.max_tokens = budget, trial, capacity, seed, max_tokens
 
     async def refine(self, index: int, candidate: Candidate, on: Refinement) -> Candidate:
@@ -102,7 +104,7 @@ class Refiner:
         known = placeholder_notes(self.hints, on.tasks)
         current, asks, last_lint = candidate, 0, None
         while True:
-            current = self._mended(current, on, known)
+            current = self._routed(self._mended(current, on, known), on)
             finding, at_trial, shown, said = lint(self.hints, current.edit.skill, known, on.none_answers), False, [], []
             if finding is not None and finding == last_lint:
                 return refused(current, f"rewrite {asks} repeats the mistake the environment named: {finding[:200]}",
@@ -145,6 +147,27 @@ class Refiner:
             return candidate
         fixed = self._validated(mended, candidate, on)
         return fixed if fixed.edit is not None else candidate
+
+    def _shown_to(self, skill: Skill, tasks: Sequence[Task]) -> bool:
+        """Whether the run's router would show ``skill`` (alone) to any of ``tasks``."""
+        ignore = self.env.common_words()
+        return any(select_skills([skill], task, 1, ignore=ignore, routing=self.selection.routing) for task in tasks)
+
+    def _routed(self, candidate: Candidate, on: Refinement) -> Candidate:
+        """``candidate`` with a description its own failures are routed to. A router that reads only words (a
+        deployed agent's) never shows a skill whose description shares too few words with the tasks it was written
+        for, and its trial then runs without it (seen on the weather network: every trial episode of two
+        families' candidates showed no skill). Where that is so, the description becomes the first failure's own
+        instruction with its values as placeholders, done by hand; itself when it is routed, or when the new
+        description is not routed either or does not validate."""
+        skill = candidate.edit.skill
+        if self.selection.routing == "family" or not on.tasks or self._shown_to(skill, on.tasks):
+            return candidate
+        asked = self.env.mask_identifiers(abstractor(on.tasks[:1])(on.tasks[0].instruction))
+        draft = Proposal(action=candidate.edit.kind.value, name=skill.name, target=candidate.edit.target,
+                         description=f"Use when asked: {' '.join(asked.split())}"[:300], body=skill.body)
+        routed = self._validated(draft, candidate, on)
+        return routed if routed.edit is not None and self._shown_to(routed.edit.skill, on.tasks) else candidate
 
     def _validated(self, draft: Proposal | str, candidate: Candidate, on: Refinement) -> Candidate:
         edit, skill = candidate.edit, candidate.edit.skill

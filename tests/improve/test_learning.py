@@ -307,7 +307,7 @@ def test_routing_by_words_reads_the_task_and_the_skills_description_and_name_nev
     from grasp.tasks import Task
 
     task = Task(id="t", family="latest", instruction="What is the most recent glucose value of patient S1?")
-    own = Skill(name="latest-lab", description="Use for a lab value.", body="x", tags=["latest"])
+    own = Skill(name="latest-lab", description="Use for a lab panel.", body="x", tags=["latest"])
     said = Skill(name="recent-glucose", description="Use when asked for the most recent glucose value in an ICU chart.", body="y",
                  tags=["other"])
     notes = Skill(name="notes", description="Lessons.", body="z", tags=["all"])

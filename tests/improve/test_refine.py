@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from environments.arithmetic import ArithmeticEnvironment, safe_eval
+from grasp.agent.selection import Selection, select_skills
+from grasp.edits import Edit, EditKind
 from grasp.environment import Episode, Hints, ProposerBrief
 from grasp.improve import improve
 from grasp.improve.proposer import Candidate
@@ -80,10 +82,10 @@ def calc_pass(task) -> Episode:
 
 
 def refine_once(environment, writer: Model, run, candidate: Candidate, task, skills: dict[str, Skill], *,
-                budget: int, mask=lambda text: text) -> Candidate:
+                budget: int, mask=lambda text: text, routing: str = "family") -> Candidate:
     """``candidate`` through one Refiner with its trial on ``task`` run by ``run``."""
     refiner = Refiner(environment, environment.hints() or Hints(), writer, run, budget=budget, trial=True, capacity=4,
-                      seed=0, max_tokens=300)
+                      seed=0, max_tokens=300, selection=Selection(k=2, routing=routing))
     on = Refinement(key="k", tasks=[task], skills=skills, family=task.family, mask=mask, forbidden=set(),
                     none_answers=([], []))
     return asyncio.run(refiner.refine(0, candidate, on))
@@ -272,3 +274,27 @@ def test_a_trial_pass_that_only_gave_the_trivial_answer_fixes_nothing() -> None:
 
     assert judged(constant).edit is None and "fixed none of 1" in judged(constant).refusal
     assert judged(searched).edit is not None and "fixed 1/1" in judged(searched).trial
+
+
+@pytest.mark.parametrize("routing", ["words", "family"])
+def test_under_words_routing_a_description_its_failures_are_not_routed_to_becomes_their_instruction(routing: str) -> None:
+    """A trial that runs without the skill it tries says nothing; the router, not the family label, decides."""
+    environment = ArithmeticEnvironment(seed=1, per_split=18)
+    task = next(t for t in environment.tasks("dev") if t.family == "product")
+    draft = Candidate(edit=Edit(kind=EditKind.ADD, skill=Skill(name="multiply-first", body="1. Send CALC: <A> * <B>.",
+                                                               description="Use for multiplication problems.",
+                                                               tags=["product"])))
+    shown: list[list[str]] = []
+
+    async def run(tasks, skills, key):
+        chosen = [select_skills(skills, t, 2, routing=routing) for t in tasks]
+        shown.extend([s.name for s in c] for c in chosen)
+        return [Episode(task_id=t.id, family=t.family, passed=False, skills=[s.name for s in c])
+                for t, c in zip(tasks, chosen, strict=True)]
+
+    refined = refine_once(environment, ScriptedModel([USELESS]), run, draft, task, {}, budget=0, routing=routing)
+    assert shown == [["multiply-first"]]  # the trial showed it: by its new description, or by the family label
+    assert refined.edit is None and "fixed none" in refined.refusal  # (this executor fails with it all the same)
+    if routing == "words":
+        assert select_skills([Skill(name="x", description="Use for multiplication problems.", body="y")], task, 1,
+                             routing="words") == []  # as written, words alone would never have shown it
