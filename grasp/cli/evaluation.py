@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..agent.selection import Selection
-from ..config import HELD_OUT_BASE, ModelConfig, RunConfig, load_yaml, model_config_from
+from ..config import HELD_OUT_BASE, RunConfig, load_yaml, model_config_from
 from ..errors import ConfigError, ValidationError
 from ..environment import Episode
 from ..evaluate import EvalResult, evaluate
@@ -99,7 +99,7 @@ def eval_command(
     tasks = tasks[:limit] if limit else tasks
     executor_config = model_config_from(model, api_key_env=api_key_env) if model else run_config.executor
     executor = load_model(executor_config)  # before a run is stored
-    model = model or ("local" if executor_config == ModelConfig() else f"{executor_config.provider}:{executor_config.model}")
+    model = model or ("local" if executor_config.provider == "local" else f"openai:{executor_config.model}@{executor_config.base_url}")
     runs = RunStore(database)
     config = {"split": split, "library": library, "model": model, "limit": limit, "families": family,
               "skills_per_episode": selection.k, "routing": selection.routing,
