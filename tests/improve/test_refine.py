@@ -250,7 +250,6 @@ def test_a_trial_pass_that_only_gave_the_trivial_answer_fixes_nothing() -> None:
     """A draft that says only 'answer "none"' passes a none item with no request: a constant earns that, so
     the trial does not count it, while the same answer after a search that found nothing is a fix."""
     from environments.weather import WeatherEnvironment
-    from grasp.edits import Edit, EditKind
     from grasp.improve.proposer import Candidate
     from grasp.skills import Skill
 
